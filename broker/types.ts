@@ -1,0 +1,174 @@
+import type { StreamFields } from "../core/schemas/codec.ts";
+import type { Keys, RecordKind } from "./keys.ts";
+
+/**
+ * The broker port: the only way components reach Redis or the embedded SQLite broker.
+ * Two implementations (broker/redis, broker/embedded) pass one contract suite (broker/contract.ts).
+ * Every method rejects with an McpError (`BROKER_UNAVAILABLE`, retryable) when the broker cannot be
+ * reached: an append is never dropped silently.
+ */
+export interface Broker extends StreamsPort, StatePort {
+  readonly kind: "redis" | "embedded";
+  readonly keys: Keys;
+  /** Health for /health: reachable or not, and the connection state. */
+  health(): Promise<BrokerHealth>;
+  /** Close every connection; pending blocking reads resolve with no entries. */
+  close(): Promise<void>;
+}
+
+export interface BrokerHealth {
+  ok: boolean;
+  kind: "redis" | "embedded";
+  state: string;
+  latency_ms?: number;
+  error?: string;
+}
+
+export interface StreamEntry {
+  /** Stream id, `<ms>-<seq>` as Redis prints it. */
+  id: string;
+  fields: StreamFields;
+}
+
+/** An entry read through a consumer group, with how many times it has been delivered so far. */
+export interface Delivery extends StreamEntry {
+  deliveries: number;
+}
+
+export interface ReadGroupOptions {
+  count?: number;
+  /** Block up to this long for new entries; 0 or absent = do not block. */
+  blockMs?: number;
+  /**
+   * `">"` (default): new entries never delivered to the group. `"0"`: this consumer's own pending
+   * entries (XREADGROUP with id 0), used at start-up to finish what a previous run left.
+   */
+  from?: ">" | "0";
+}
+
+export interface ClaimResult {
+  /** Cursor for the next call; "0-0" when the scan is complete. */
+  next: string;
+  entries: Delivery[];
+  /** Ids that were pending but whose entry no longer exists (trimmed); they are removed from the PEL. */
+  deleted: string[];
+}
+
+export interface StreamStats {
+  name: string;
+  length: number;
+  first_id: string | null;
+  last_id: string | null;
+  groups: GroupStats[];
+}
+
+export interface GroupStats {
+  name: string;
+  consumers: ConsumerStats[];
+  pending: number;
+  last_delivered_id: string;
+  entries_read: number | null;
+  /** Entries not yet delivered to the group (XINFO GROUPS lag); null when Redis cannot tell. */
+  lag: number | null;
+  /** Age in ms of the oldest pending entry, 0 when nothing is pending. */
+  oldest_pending_ms: number;
+}
+
+export interface ConsumerStats {
+  name: string;
+  pending: number;
+  idle_ms: number;
+}
+
+export interface StreamsPort {
+  /**
+   * Append entries in one round trip (pipelined / one transaction); returns their ids in order.
+   * `maxLen` caps the stream approximately (`MAXLEN ~`); omit it for work queues.
+   */
+  append(stream: string, entries: StreamFields[], opts?: { maxLen?: number }): Promise<string[]>;
+  /** Create the group if missing (MKSTREAM), starting at `startId` ("0" = whole stream, "$" = new only). */
+  ensureGroup(stream: string, group: string, startId?: "0" | "$"): Promise<void>;
+  readGroup(stream: string, group: string, consumer: string, opts?: ReadGroupOptions): Promise<Delivery[]>;
+  ack(stream: string, group: string, ids: string[]): Promise<number>;
+  /** XAUTOCLAIM: take over entries idle longer than `minIdleMs`, incrementing their delivery count. */
+  claimIdle(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    opts?: { count?: number; start?: string },
+  ): Promise<ClaimResult>;
+  /**
+   * Move an entry to the dead-letter stream with the reason, and acknowledge it in the group,
+   * atomically: the entry is in the DLQ or still pending, never neither.
+   */
+  deadLetter(stream: string, group: string, entry: Delivery, reason: string): Promise<string>;
+  /** XRANGE: entries between ids inclusive ("-" and "+" for the ends). */
+  range(stream: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
+  /** XREAD without a group: entries after `afterId`, blocking up to `blockMs` (tailing mcp:events). */
+  read(stream: string, afterId: string, opts?: { count?: number; blockMs?: number }): Promise<StreamEntry[]>;
+  /** Delete every entry of a stream, keeping its groups; returns how many were removed. */
+  clear(stream: string): Promise<number>;
+  /** The figures `redis-cli XINFO STREAM/GROUPS/CONSUMERS` shows. */
+  stats(stream: string): Promise<StreamStats>;
+}
+
+/** A stored record with its optimistic-concurrency version (1 on create, +1 per write). */
+export interface Versioned<T> {
+  version: number;
+  value: T;
+}
+
+export interface StatePort {
+  getRecord<T>(kind: RecordKind, id: string): Promise<Versioned<T> | null>;
+  /**
+   * Compare-and-set: writes only when the stored version equals `expectedVersion`
+   * (0 = the record must not exist yet). Returns the new version, or null on conflict.
+   */
+  putRecord<T>(kind: RecordKind, id: string, value: T, expectedVersion: number): Promise<number | null>;
+  deleteRecord(kind: RecordKind, id: string): Promise<boolean>;
+  /** Every record of a kind (small sets: incidents, fixes, clients), unordered. */
+  listRecords<T>(kind: RecordKind): Promise<Versioned<T>[]>;
+
+  cacheGet(key: string): Promise<string | null>;
+  cacheSet(key: string, value: string, ttlMs: number): Promise<void>;
+
+  /** Remember `key` for `ttlMs`; true when it was not seen before (SET NX PX). */
+  markSeen(key: string, ttlMs: number): Promise<boolean>;
+  /** Forget a seen key (when the work it guarded failed and must be retried). */
+  unmarkSeen(key: string): Promise<void>;
+
+  /** Small shared values: the pause flag, template snapshots, leader leases. */
+  kvGet(key: string): Promise<string | null>;
+  kvSet(key: string, value: string, opts?: { ttlMs?: number; ifAbsent?: boolean }): Promise<boolean>;
+  kvDelete(key: string): Promise<void>;
+  /** Hash operations, for sets of small values under one key (templates by id…). */
+  hashGetAll(key: string): Promise<Record<string, string>>;
+  hashSet(key: string, values: Record<string, string>): Promise<void>;
+
+  /**
+   * Shared token budget over a sliding window, atomic across every process (one Lua script on
+   * Redis). Reserves `amount` under `reservationId` when the sum of reservations inside the last
+   * `windowMs` plus `amount` stays within `limit`; otherwise says how long to wait.
+   */
+  budgetReserve(name: string, req: BudgetRequest): Promise<BudgetResult>;
+  /** Replace a reservation's amount with what was really used (reconcile with the API's usage). */
+  budgetSettle(name: string, reservationId: string, actual: number): Promise<void>;
+  /** Sum reserved inside the window now. */
+  budgetUsed(name: string, windowMs: number): Promise<number>;
+}
+
+export interface BudgetRequest {
+  reservationId: string;
+  amount: number;
+  limit: number;
+  windowMs: number;
+}
+
+export interface BudgetResult {
+  granted: boolean;
+  /** Tokens in use inside the window after this call. */
+  used: number;
+  /** When not granted: how long until enough of the window has expired. */
+  retryAfterMs: number;
+}

@@ -1,0 +1,151 @@
+import * as v from "valibot";
+import { Check, Risk, RunAction } from "../schemas/actions.ts";
+import { ServiceName, Severity } from "../schemas/common.ts";
+
+/**
+ * `patterns/<service>.yml`: the whole description of a service. Adding a service is one such
+ * file and no code: log paths, header stripping, multiline rule, health check, service operations,
+ * command policy, and the error patterns with examples that the test suite checks.
+ */
+
+/** A regex source string; compiled (and its errors reported with file and id) by the loader. */
+const RegexSource = v.pipe(v.string(), v.minLength(1), v.description("JavaScript regular expression source"));
+
+/** Shapes a `run` argument may take in a policy rule. Exactly one key per shape. */
+export const ArgShape = v.union([
+  v.strictObject({ literal: v.string() }),
+  v.strictObject({ enum: v.pipe(v.array(v.string()), v.minLength(1)) }),
+  v.strictObject({
+    int: v.strictObject({ min: v.number(), max: v.number() }),
+  }),
+  v.strictObject({
+    /** A path under one of `roots` after normalisation; no `..`, no symlink escape. */
+    path: v.strictObject({
+      roots: v.pipe(v.array(v.string()), v.minLength(1)),
+      /** Refuse paths that look like directories ending in "/" unless true. */
+      allow_dirs: v.optional(v.boolean(), false),
+    }),
+  }),
+  /** A config directive name from the list (e.g. client_max_body_size). */
+  v.strictObject({ directive: v.pipe(v.array(v.string()), v.minLength(1)) }),
+  /** An anchored regex the whole argument must match (e.g. a size like 10m). */
+  v.strictObject({ regex: RegexSource }),
+]);
+export type ArgShape = v.InferOutput<typeof ArgShape>;
+
+const RuleBase = {
+  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a rule id like chmod-web-file")),
+  description: v.string(),
+  risk: Risk,
+};
+
+export const PolicyRule = v.variant("type", [
+  v.strictObject({
+    ...RuleBase,
+    type: v.literal("run"),
+    program: v.string(),
+    /** Positional argument shapes; `rest` (if set) is the shape of any further arguments. */
+    args: v.optional(v.array(ArgShape), []),
+    rest: v.optional(ArgShape),
+    max_args: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  }),
+  v.strictObject({
+    ...RuleBase,
+    type: v.literal("write_file"),
+    path: v.strictObject({ roots: v.pipe(v.array(v.string()), v.minLength(1)) }),
+    max_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1_048_576),
+    modes: v.optional(v.array(v.string())),
+  }),
+  v.strictObject({
+    ...RuleBase,
+    type: v.literal("service"),
+    ops: v.pipe(v.array(v.picklist(["validate", "reload", "restart"])), v.minLength(1)),
+  }),
+  v.strictObject({
+    ...RuleBase,
+    type: v.literal("http"),
+    /** Allowed URL prefixes for http checks (verify steps only). */
+    url_prefixes: v.pipe(v.array(v.string()), v.minLength(1)),
+  }),
+]);
+export type PolicyRule = v.InferOutput<typeof PolicyRule>;
+
+export const Policy = v.strictObject({
+  /** Words an operator can review: what this policy lets mcpmon do on a host, and why. */
+  description: v.string(),
+  rules: v.array(PolicyRule),
+});
+export type Policy = v.InferOutput<typeof Policy>;
+
+/** A remediation template: `${name}` in args/paths/content is filled from the pattern's named groups. */
+export const Remediation = v.strictObject({
+  description: v.string(),
+  risk: Risk,
+  actions: v.pipe(v.array(v.unknown()), v.minLength(1)),
+  preconditions: v.optional(v.array(v.unknown()), []),
+  verify: v.optional(v.array(v.unknown()), []),
+  rollback: v.optional(v.array(v.unknown()), []),
+});
+export type Remediation = v.InferOutput<typeof Remediation>;
+
+export const Pattern = v.strictObject({
+  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a pattern id like nginx-permission-denied")),
+  /** Matched against the message part of a record (after the header is stripped), or the whole record when `on: record`. */
+  regex: RegexSource,
+  flags: v.optional(v.pipe(v.string(), v.regex(/^[imsu]*$/, "expected regex flags from i, m, s, u")), ""),
+  on: v.optional(v.picklist(["message", "record"]), "message"),
+  severity: Severity,
+  category: v.string(),
+  description: v.string(),
+  remediation: v.optional(Remediation),
+  examples: v.pipe(v.array(v.string()), v.minLength(1, "every pattern needs at least one real example line")),
+  counter_examples: v.optional(v.array(v.string()), []),
+});
+export type Pattern = v.InferOutput<typeof Pattern>;
+
+export const HealthCheck = v.variant("type", [
+  v.strictObject({ type: v.literal("http"), url: v.string(), expect_status: v.optional(v.number(), 200) }),
+  v.strictObject({ type: v.literal("tcp"), host: v.optional(v.string(), "127.0.0.1"), port: v.number() }),
+  v.strictObject({ type: v.literal("command"), program: v.string(), args: v.optional(v.array(v.string()), []) }),
+  v.strictObject({ type: v.literal("redis"), url: v.optional(v.string(), "redis://127.0.0.1:6379") }),
+  v.strictObject({ type: v.literal("postgres"), host: v.optional(v.string(), "127.0.0.1"), port: v.optional(v.number(), 5432) }),
+  v.strictObject({ type: v.literal("none") }),
+]);
+export type HealthCheck = v.InferOutput<typeof HealthCheck>;
+
+export const ServiceOp = v.strictObject({ ...RunAction.entries, type: v.optional(v.literal("run"), "run") });
+
+export const PatternsFile = v.strictObject({
+  service: ServiceName,
+  description: v.string(),
+  log_paths: v.array(v.string()),
+  /** How to strip the line header (time, pid, level) down to the message: named groups time, level, pid. */
+  header: v.optional(v.strictObject({ regex: RegexSource }), undefined),
+  multiline: v.optional(
+    v.strictObject({
+      /** A line matching `start` begins a new record; any other line continues the current one. */
+      start: v.optional(RegexSource),
+      /** Alternatively: a line matching `continue` continues the current record. */
+      continue: v.optional(RegexSource),
+      max_lines: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 500),
+      flush_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
+    }),
+  ),
+  health_check: v.optional(HealthCheck, { type: "none" }),
+  /** How `service` actions run on a host: validate, reload, restart. */
+  service_ops: v.optional(
+    v.strictObject({
+      validate: v.optional(ServiceOp),
+      reload: v.optional(ServiceOp),
+      restart: v.optional(ServiceOp),
+    }),
+    {},
+  ),
+  /** Config files and folders backed up before a fix when the client has `backup_enabled`. */
+  config_files: v.optional(v.array(v.string()), []),
+  policy: Policy,
+  patterns: v.pipe(v.array(Pattern), v.minLength(1)),
+});
+export type PatternsFile = v.InferOutput<typeof PatternsFile>;
+export type PatternsFileInput = v.InferInput<typeof PatternsFile>;
+export { Check };

@@ -1,0 +1,38 @@
+import * as v from "valibot";
+import { Fields, Id, IsoTime, ServiceName, Severity } from "./common.ts";
+
+/**
+ * One matched log record: an entry of `mcp:errors`, written by collectors and `POST /errors`.
+ * `event_id` is stable (derived from client, file identity and offset), so an entry shipped twice
+ * after a crash carries the same id and downstream drops the copy.
+ */
+export const ErrorEvent = v.object({
+  v: v.optional(v.literal(1), 1),
+  event_id: Id,
+  client_id: Id,
+  host: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  service: ServiceName,
+  source: v.optional(
+    v.object({
+      path: v.string(),
+      /** device:inode:fingerprint of the file, stable across renames. */
+      file_id: v.optional(v.string()),
+      offset: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      /** Offset of the last record folded into this event by flood control. */
+      last_offset: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    }),
+  ),
+  time: IsoTime,
+  pattern_id: Id,
+  severity: Severity,
+  category: v.optional(v.string(), "other"),
+  /** The (redacted) record, possibly several lines for multiline records. */
+  message: v.pipe(v.string(), v.maxLength(1_048_576)),
+  fields: v.optional(Fields, {}),
+  /** How many records this event stands for (> 1 when flood control folded them). */
+  count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
+  truncated: v.optional(v.boolean()),
+  redactions: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+});
+export type ErrorEvent = v.InferOutput<typeof ErrorEvent>;
+export type ErrorEventInput = v.InferInput<typeof ErrorEvent>;
