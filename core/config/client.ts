@@ -1,0 +1,58 @@
+import { hostname } from "node:os";
+import * as v from "valibot";
+import { ServiceName } from "../schemas/common.ts";
+import { bool, nonNegInt, posInt, str } from "./shapes.ts";
+
+/**
+ * `configs/client-configs/*.yml`: one collector's view of one service on one host.
+ * The product description's keys (client_id, service_type, log_paths, health_check_interval,
+ * backup_enabled) plus what a collector needs to never lose a line.
+ */
+export const ClientConfig = v.strictObject({
+  client_id: v.pipe(
+    v.string("expected a string"),
+    v.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "expected an id of letters, digits, dot, dash, underscore"),
+  ),
+  service_type: ServiceName,
+  host: v.optional(str("host name reported with every event"), hostname()),
+  /** Globs; defaults come from the service's patterns file. */
+  log_paths: v.optional(v.array(str("log file path or glob"))),
+  health_check_interval: posInt("seconds between health checks and heartbeats", 60),
+  backup_enabled: bool("back up the service's config files before every fix", true),
+  broker: v.optional(
+    v.strictObject({
+      url: v.optional(str("redis://… or sqlite:PATH"), "redis://127.0.0.1:6379"),
+      prefix: v.optional(str("key prefix"), "mcp:"),
+    }),
+    {},
+  ),
+  state_dir: v.optional(str("folder of the local spool + checkpoint database"), "/var/lib/mcpmon"),
+  read_from: v.optional(
+    v.picklist(["end", "beginning"], 'expected "end" or "beginning"'),
+    "end",
+  ),
+  max_line_bytes: posInt("longer records are cut and flagged", 65536),
+  poll_interval_ms: posInt("stat poll interval, the fallback of fs.watch", 250),
+  batch: v.optional(
+    v.strictObject({
+      max_events: posInt("events per broker append", 500),
+      max_wait_ms: nonNegInt("how long a partial batch waits", 100),
+    }),
+    {},
+  ),
+  spool: v.optional(
+    v.strictObject({
+      max_bytes: posInt("spool size at which reading pauses", 256 * 1024 * 1024),
+    }),
+    {},
+  ),
+  flood: v.optional(
+    v.strictObject({
+      max_per_second: posInt("records of one pattern+template per second per file before folding", 20),
+    }),
+    {},
+  ),
+  /** Overrides the patterns file's health check (e.g. another port). */
+  health_check: v.optional(v.record(v.string(), v.unknown())),
+});
+export type ClientConfig = v.InferOutput<typeof ClientConfig>;
