@@ -1,0 +1,7 @@
+// One import for tests: `import { startRedis, startSshd, startNginx, startPostgres } from "../harness/index.ts"`.
+export * from "./nginx.ts";
+export * from "./ports.ts";
+export * from "./postgres.ts";
+export * from "./redis.ts";
+export * from "./sshd.ts";
+export * from "./tmp.ts";
