@@ -69,7 +69,10 @@ const Api = v.strictObject({
   enabled: bool("serve the HTTP API", true),
   host: v.optional(str("listen address"), "127.0.0.1"),
   port: v.optional(port("API port"), 8080),
-  metrics_port: v.optional(v.nullable(port("separate /metrics port (9090 in the product description)")), null),
+  metrics_port: v.optional(
+    v.nullable(port("separate /metrics port (9090 in the product description)")),
+    null,
+  ),
   metrics_public: bool("serve /metrics without a token", true),
   tokens: v.optional(v.array(ApiToken), []),
   allow_cidrs: v.optional(v.array(str("client address ranges allowed to connect")), []),
@@ -83,7 +86,10 @@ const Executor = v.strictObject({
 });
 
 const Broker = v.strictObject({
-  url: v.optional(str("redis://…, rediss://… or sqlite:PATH (embedded, the default)"), "sqlite:.data/mcpmon.db"),
+  url: v.optional(
+    str("redis://…, rediss://… or sqlite:PATH (embedded, the default)"),
+    "sqlite:.data/mcpmon.db",
+  ),
   prefix: v.optional(str("key prefix of every stream and key"), "mcp:"),
 });
 
@@ -105,7 +111,20 @@ export const CentralConfig = v.strictObject({
     v.strictObject({
       level: v.optional(
         v.picklist(
-          ["trace", "debug", "info", "warn", "error", "fatal", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"],
+          [
+            "trace",
+            "debug",
+            "info",
+            "warn",
+            "error",
+            "fatal",
+            "TRACE",
+            "DEBUG",
+            "INFO",
+            "WARN",
+            "ERROR",
+            "FATAL",
+          ],
           "expected a log level (debug, info, warn, error)",
         ),
         "info",

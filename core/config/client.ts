@@ -27,10 +27,7 @@ export const ClientConfig = v.strictObject({
     {},
   ),
   state_dir: v.optional(str("folder of the local spool + checkpoint database"), "/var/lib/mcpmon"),
-  read_from: v.optional(
-    v.picklist(["end", "beginning"], 'expected "end" or "beginning"'),
-    "end",
-  ),
+  read_from: v.optional(v.picklist(["end", "beginning"], 'expected "end" or "beginning"'), "end"),
   max_line_bytes: posInt("longer records are cut and flagged", 65536),
   poll_interval_ms: posInt("stat poll interval, the fallback of fs.watch", 250),
   batch: v.optional(

@@ -13,7 +13,9 @@ export function interpolateString(
   return text.replace(PATTERN, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === "$${") return "${";
     if (name === undefined) {
-      onError?.(`malformed variable reference ${JSON.stringify(match)}: expected \${NAME} or \${NAME:-default}`);
+      onError?.(
+        `malformed variable reference ${JSON.stringify(match)}: expected \${NAME} or \${NAME:-default}`,
+      );
       return match;
     }
     const value = env[name];

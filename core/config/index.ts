@@ -17,7 +17,10 @@ export interface LoadedCentral {
   clientFiles: string[];
 }
 
-export function loadCentralConfig(file: string, env: Record<string, string | undefined> = process.env): LoadedCentral {
+export function loadCentralConfig(
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): LoadedCentral {
   const config = loadYamlFile(file, CentralConfig, { env });
   const apiKey = config.claude_api_key || env.CLAUDE_API_KEY || env.ANTHROPIC_API_KEY || "";
   if (env.MCP_DEBUG === "true" || env.MCP_DEBUG === "1") config.logging.level = "debug";
@@ -27,7 +30,10 @@ export function loadCentralConfig(file: string, env: Record<string, string | und
   return { file, config, apiKey, clientFiles };
 }
 
-export function loadClientConfig(file: string, env: Record<string, string | undefined> = process.env): ClientConfig {
+export function loadClientConfig(
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): ClientConfig {
   return loadYamlFile(file, ClientConfig, { env });
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { type ConfigProblem, ConfigError } from "../errors.ts";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { interpolateEnv } from "./env.ts";
 
 /**
@@ -35,7 +35,7 @@ export function parseYamlText<S extends v.GenericSchema>(
     throw new ConfigError(
       doc.errors.map((e) => ({
         file,
-        line: e.linePos?.[0]?.line,
+        line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line,
         path: "",
         message: `invalid YAML: ${e.message.split("\n")[0]}`,
       })),
@@ -66,12 +66,15 @@ export function parseYamlText<S extends v.GenericSchema>(
 /** Valibot's message plus what was found, e.g. `expected a positive integer, got "five"`. */
 function describeIssue(issue: v.BaseIssue<unknown>): string {
   let msg = issue.message;
-  if (issue.type === "strict_object" || issue.kind === "schema" && /never/.test(issue.expected ?? "")) {
+  if (issue.type === "strict_object" || (issue.kind === "schema" && /never/.test(issue.expected ?? ""))) {
     const key = issue.path?.at(-1)?.key;
     return `unknown key${key === undefined ? "" : ` "${String(key)}"`}`;
   }
   if (!/, got /.test(msg) && !/Invalid/.test(msg)) msg = `${msg}, got ${issue.received}`;
-  return msg.replace(/^Invalid \w+: /, "").replace(/^Expected /, "expected ").replace(/ but received /, ", got ");
+  return msg
+    .replace(/^Invalid \w+: /, "")
+    .replace(/^Expected /, "expected ")
+    .replace(/ but received /, ", got ");
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

@@ -15,13 +15,7 @@ export function tempDir(prefix = "mcpmon-"): { path: string; cleanup: () => void
 
 /** Resolve a program by name on PATH and the usual sbin/lib folders Debian puts servers in. */
 export function findProgram(name: string, extra: string[] = []): string | null {
-  const dirs = [
-    ...(process.env.PATH ?? "").split(":"),
-    "/usr/sbin",
-    "/sbin",
-    "/usr/local/sbin",
-    ...extra,
-  ];
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/local/sbin", ...extra];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);

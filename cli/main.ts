@@ -1,0 +1,83 @@
+#!/usr/bin/env bun
+/**
+ * `mcpmon`: the single entry point. Each subcommand is loaded on demand so `collect` on a host
+ * never loads the API or the Claude client. Exit codes: 0 fine, 1 runtime failure, 2 usage or
+ * configuration error.
+ */
+import { ConfigError, errorMessage, isMcpError } from "../core/errors.ts";
+import { type CliArgs, parseCli } from "./args.ts";
+import { HELP } from "./help.ts";
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+async function dispatch(args: CliArgs): Promise<number> {
+  switch (args.command) {
+    case "help":
+      out(HELP);
+      return 0;
+    case "version": {
+      const { versionText } = await import("./commands/version.ts");
+      out(versionText());
+      return 0;
+    }
+    case "check-config": {
+      const { checkConfigCommand } = await import("./commands/check-config.ts");
+      return checkConfigCommand([...args.configs, ...args.positionals], out, err);
+    }
+    case "templates": {
+      const { templatesCommand } = await import("./commands/templates.ts");
+      return templatesCommand(args, out, err);
+    }
+    case "policy": {
+      const { policyCommand } = await import("./commands/policy.ts");
+      return policyCommand(args, out, err);
+    }
+    case "collect": {
+      const { collectCommand } = await import("./commands/collect.ts");
+      return collectCommand(args, out, err);
+    }
+    case "analyze":
+    case "execute":
+    case "serve":
+    case "all": {
+      const { runServerCommand } = await import("./commands/server.ts");
+      return runServerCommand(args, out, err);
+    }
+    default:
+      err(`mcpmon: unknown command "${args.command}"\n`);
+      err(HELP);
+      return 2;
+  }
+}
+
+async function main(): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseCli(process.argv.slice(2));
+  } catch (e) {
+    err(`mcpmon: ${errorMessage(e)}`);
+    err("run `mcpmon help` for usage");
+    return 2;
+  }
+  try {
+    return await dispatch(args);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(e.message);
+      return 2;
+    }
+    if (isMcpError(e, "USAGE") || isMcpError(e, "PATTERN_INVALID")) {
+      err(`mcpmon: ${e.message}`);
+      return 2;
+    }
+    err(`mcpmon: ${errorMessage(e)}`);
+    if (process.env.MCP_DEBUG === "true" && e instanceof Error && e.stack) err(e.stack);
+    return 1;
+  }
+}
+
+const code = await main();
+// Long-running commands resolve only when they have shut down; exit explicitly so no stray
+// handle keeps the process alive.
+process.exit(code);

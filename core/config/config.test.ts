@@ -1,0 +1,100 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, isMcpError } from "../errors.ts";
+import { CentralConfig, ClientConfig, loadCentralConfig, loadClientConfig, parseYamlText } from "./index.ts";
+
+const root = join(import.meta.dir, "..", "..");
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.message.split("\n");
+    throw e;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("shipped configs", () => {
+  test("configs/mcp-config.yml parses with the product description's keys", () => {
+    const { config, clientFiles } = loadCentralConfig(join(root, "configs/mcp-config.yml"), {});
+    expect(config.token_limits.max_tokens_per_minute).toBe(40000);
+    expect(config.token_limits.batch_size).toBe(5);
+    expect(config.processing.error_processors).toBe(3);
+    expect(config.ssh_settings.connection_timeout).toBe(30);
+    expect(config.api.port).toBe(8080);
+    expect(config.broker.url).toBe("sqlite:.data/mcpmon.db");
+    expect(clientFiles.length).toBeGreaterThan(0);
+  });
+
+  const clientDir = join(root, "configs/client-configs");
+  for (const name of readdirSync(clientDir)) {
+    test(`client config ${name} parses`, () => {
+      const cfg = loadClientConfig(join(clientDir, name), {});
+      expect(cfg.client_id.length).toBeGreaterThan(0);
+      expect(cfg.max_line_bytes).toBe(65536);
+    });
+  }
+});
+
+describe("environment interpolation", () => {
+  test("${VAR} and ${VAR:-default}, typed when the whole value is one reference", () => {
+    const text = 'claude_api_key: "${KEY}"\napi:\n  port: ${PORT:-8080}\n  host: "${HOST:-0.0.0.0}"\n';
+    const cfg = parseYamlText(text, "x.yml", CentralConfig, { env: { KEY: "sk-test", PORT: "9999" } });
+    expect(cfg.claude_api_key).toBe("sk-test");
+    expect(cfg.api.port).toBe(9999);
+    expect(cfg.api.host).toBe("0.0.0.0");
+  });
+
+  test("ANTHROPIC_API_KEY works as well as CLAUDE_API_KEY", () => {
+    const file = join(root, "configs/mcp-config.yml");
+    expect(loadCentralConfig(file, { ANTHROPIC_API_KEY: "a" }).apiKey).toBe("a");
+    expect(loadCentralConfig(file, { CLAUDE_API_KEY: "c" }).apiKey).toBe("c");
+    expect(loadCentralConfig(file, {}).apiKey).toBe("");
+  });
+
+  test("MCP_DEBUG=true turns on debug logging", () => {
+    const file = join(root, "configs/mcp-config.yml");
+    expect(loadCentralConfig(file, { MCP_DEBUG: "true" }).config.logging.level).toBe("debug");
+  });
+});
+
+describe("errors name file, line, key path and what was expected", () => {
+  test("a wrong type", () => {
+    const text = "claude:\n  model: x\ntoken_limits:\n  batch_size: five\n";
+    const problems = problemsOf(() => parseYamlText(text, "configs/mcp-config.yml", CentralConfig));
+    expect(problems).toEqual([
+      'configs/mcp-config.yml:4 token_limits.batch_size: expected a positive integer, got "five"',
+    ]);
+  });
+
+  test("an unknown key, and several problems at once", () => {
+    const text = "processing:\n  error_processor: 3\napi:\n  port: 70000\n";
+    const problems = problemsOf(() => parseYamlText(text, "c.yml", CentralConfig));
+    expect(problems).toContain('c.yml:2 processing.error_processor: unknown key "error_processor"');
+    expect(problems).toContain("c.yml:4 api.port: expected a TCP port (1-65535), got 70000");
+  });
+
+  test("a client config with a bad enum and a missing required key", () => {
+    const text = "service_type: nginx\nread_from: middle\n";
+    const problems = problemsOf(() => parseYamlText(text, "n.yml", ClientConfig));
+    expect(problems.some((p) => p.startsWith("n.yml") && p.includes("client_id"))).toBe(true);
+    expect(problems).toContain('n.yml:2 read_from: expected "end" or "beginning", got "middle"');
+  });
+
+  test("invalid YAML is reported with its line", () => {
+    const problems = problemsOf(() => parseYamlText("a: 1\nb: [1, 2\n", "bad.yml", CentralConfig));
+    expect(problems[0]).toMatch(/^bad\.yml:\d+: invalid YAML/);
+  });
+
+  test("errors carry the CONFIG_INVALID code", () => {
+    try {
+      parseYamlText("api: 3\n", "x.yml", CentralConfig);
+    } catch (e) {
+      expect(isMcpError(e, "CONFIG_INVALID")).toBe(true);
+      return;
+    }
+    throw new Error("expected an error");
+  });
+});
