@@ -82,7 +82,7 @@ export class TemplateMiner {
 
   constructor(opts: MinerOptions = {}) {
     this.service = opts.service ?? "";
-    this.similarity = opts.similarity ?? 0.5;
+    this.similarity = opts.similarity ?? 0.7;
     this.depth = opts.depth ?? 2;
     this.mask = opts.mask ?? DEFAULT_MASK;
   }
