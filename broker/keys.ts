@@ -13,6 +13,8 @@ export interface Keys {
   cache(key: string): string;
   seen(key: string): string;
   kv(key: string): string;
+  /** Hashes of small values (hashGetAll / hashSet). */
+  hash(key: string): string;
   budget(name: string): string;
 }
 
@@ -31,6 +33,7 @@ export function makeKeys(prefix = "mcp:"): Keys {
     cache: (key) => `${prefix}cache:${key}`,
     seen: (key) => `${prefix}seen:${key}`,
     kv: (key) => `${prefix}kv:${key}`,
+    hash: (key) => `${prefix}hash:${key}`,
     budget: (name) => `${prefix}budget:${name}`,
   };
 }

@@ -1,0 +1,34 @@
+import { makeKeys } from "../keys.ts";
+import type { Broker, BrokerHealth } from "../types.ts";
+import { Connections, type RedisBrokerOptions } from "./connection.ts";
+import { redisState } from "./state.ts";
+import { redisStreams } from "./streams.ts";
+
+export type { RedisBrokerOptions } from "./connection.ts";
+
+/**
+ * The Redis broker (ioredis). Connects in the background and reconnects with backoff; every
+ * call waits at most `connectTimeoutMs` for a connection, then rejects with BROKER_UNAVAILABLE.
+ *
+ * @example const broker = createRedisBroker({ url: "rediss://mcpmon:secret@redis.internal:6380" });
+ */
+export function createRedisBroker(opts: RedisBrokerOptions): Broker {
+  const conn = new Connections(opts);
+  const keys = makeKeys(opts.prefix);
+  return {
+    kind: "redis",
+    keys,
+    ...redisStreams(conn, keys),
+    ...redisState(conn, keys),
+    async health(): Promise<BrokerHealth> {
+      const started = performance.now();
+      try {
+        await conn.run("ping", (r) => r.ping());
+        return { ok: true, kind: "redis", state: conn.state, latency_ms: performance.now() - started };
+      } catch (err) {
+        return { ok: false, kind: "redis", state: conn.state, error: (err as Error).message };
+      }
+    },
+    close: () => conn.close(),
+  };
+}
