@@ -6,7 +6,7 @@
  *
  * One miner setting for every dataset (the defaults), as in production where nobody tunes per file.
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { DRAIN_GA, groupingAccuracy, groupMessages, loadLoghub } from "../analyzer/templates/accuracy.ts";
 import { TemplateMiner } from "../analyzer/templates/miner.ts";
 
@@ -63,8 +63,9 @@ function main(): void {
     console.log(`${pad(r.dataset, 12)} ${pad(r.ga.toFixed(3), 6)} ${pad(drain, 6)} ${r.groups}/${r.truth}`);
   }
   console.log(`${pad("mean", 12)} ${pad(mean.toFixed(3), 6)} ${pad(drainMean.toFixed(3), 6)}`);
-  console.log(`throughput: ${linesPerSecond.toLocaleString("en-US")} lines/s (${lines} lines, ${seconds.toFixed(2)} s)`);
-  void join;
+  console.log(
+    `throughput: ${linesPerSecond.toLocaleString("en-US")} lines/s (${lines} lines, ${seconds.toFixed(2)} s)`,
+  );
 }
 
 main();

@@ -60,9 +60,15 @@ export function maskMessage(message: string): string {
   return maskSpans(message).replaceAll(HOLE, WILDCARD);
 }
 
+/**
+ * All structured patterns as one alternation: one scan of the message instead of one per pattern
+ * (the masking is most of the miner's cost). At a given position the first listed pattern wins,
+ * which keeps the order above meaningful.
+ */
+const STRUCTURED_ONE = new RegExp(STRUCTURED.map(([, re]) => `(?:${re.source})`).join("|"), "g");
+
 function maskSpans(message: string, wholeWords = true): string {
-  let s = message;
-  for (const [, re] of STRUCTURED) s = s.replace(re, HOLE);
+  const s = message.replace(STRUCTURED_ONE, HOLE);
   return wholeWords ? s.replace(VALUE_WORD_RE, maskWord) : s;
 }
 

@@ -63,6 +63,10 @@ interface Cluster {
   example: string;
   /** Bucket the cluster lives in (token count + leading tokens). */
   key: string;
+  /** Creation rank: the lower one survives a merge. */
+  seq: number;
+  /** Rendered template, cached until the tokens change. */
+  text: string | undefined;
   /** Fingerprints by pattern id, cached because hashing every line would cost more than mining it. */
   fps: Map<string, string>;
 }
@@ -79,6 +83,7 @@ export class TemplateMiner {
   private readonly aliases = new Map<string, string>();
   /** Clusters in creation order: the oldest wins a merge, and listings are deterministic. */
   private order: Cluster[] = [];
+  private nextSeq = 0;
 
   constructor(opts: MinerOptions = {}) {
     this.service = opts.service ?? "";
@@ -112,7 +117,8 @@ export class TemplateMiner {
         changed = true;
       }
     }
-    const survivor = changed ? this.mergeEqual(best, bucket) : best;
+    if (changed) best.text = undefined;
+    const survivor = changed ? this.mergeCovered(best, bucket) : best;
     return this.result(survivor, patternId, false, changed);
   }
 
@@ -169,9 +175,17 @@ export class TemplateMiner {
     this.byId.clear();
     this.aliases.clear();
     this.order = [];
+    this.nextSeq = 0;
     for (const c of s.clusters) {
       const key = this.bucketKey(c.tokens);
-      const cluster: Cluster = { ...c, tokens: [...c.tokens], key, fps: new Map() };
+      const cluster: Cluster = {
+        ...c,
+        tokens: [...c.tokens],
+        key,
+        seq: this.nextSeq++,
+        text: undefined,
+        fps: new Map(),
+      };
       let bucket = this.buckets.get(key);
       if (!bucket) {
         bucket = [];
@@ -224,25 +238,47 @@ export class TemplateMiner {
     let id = base;
     // Two clusters can start from the same template only if one was merged away; keep ids unique.
     for (let n = 1; this.byId.has(id) || this.aliases.has(id); n++) id = `${base}-${n}`;
-    const c: Cluster = { id, tokens: [...tokens], spaces, count: 1, example, key, fps: new Map() };
+    const c: Cluster = {
+      id,
+      tokens: [...tokens],
+      spaces,
+      count: 1,
+      example,
+      key,
+      seq: this.nextSeq++,
+      text: undefined,
+      fps: new Map(),
+    };
     this.byId.set(id, c);
     this.order.push(c);
     return c;
   }
 
-  /** After `c` generalised, fold any cluster of its bucket that now has the same template. */
-  private mergeEqual(c: Cluster, bucket: Cluster[]): Cluster {
-    for (const other of bucket) {
-      if (other === c || !sameTokens(other.tokens, c.tokens)) continue;
-      const [keep, drop] = this.order.indexOf(other) < this.order.indexOf(c) ? [other, c] : [c, other];
-      keep.count += drop.count;
-      this.absorb(keep, drop, bucket);
-      return keep;
+  /**
+   * After `c` generalised, fold in every cluster of its bucket whose template it now covers (equal
+   * wherever `c` still has a word): any line of those would match `c` perfectly, so keeping them apart
+   * would split one message in two. The older cluster's id survives.
+   */
+  private mergeCovered(c: Cluster, bucket: Cluster[]): Cluster {
+    let keep = c;
+    for (let i = bucket.length - 1; i >= 0; i--) {
+      const other = bucket[i]!;
+      if (other === c || !covers(c.tokens, other.tokens)) continue;
+      if (other.seq < keep.seq) {
+        other.tokens = keep.tokens;
+        other.spaces = keep.spaces;
+        other.text = undefined;
+        [keep, c] = [other, keep];
+        this.absorb(keep, c, bucket);
+      } else {
+        this.absorb(keep, other, bucket);
+      }
     }
-    return c;
+    return keep;
   }
 
   private absorb(keep: Cluster, drop: Cluster, bucket: Cluster[]): void {
+    keep.count += drop.count;
     bucket.splice(bucket.indexOf(drop), 1);
     this.byId.delete(drop.id);
     this.aliases.set(drop.id, keep.id);
@@ -255,9 +291,10 @@ export class TemplateMiner {
       fp = shortHash(`${this.service}\u0000${patternId}\u0000${c.id}`);
       c.fps.set(patternId, fp);
     }
+    if (c.text === undefined) c.text = renderTemplate(c.tokens, c.spaces);
     return {
       clusterId: c.id,
-      template: renderTemplate(c.tokens, c.spaces),
+      template: c.text,
       fingerprint: fp,
       count: c.count,
       created,
@@ -266,8 +303,11 @@ export class TemplateMiner {
   }
 }
 
-function sameTokens(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** True when `general` equals `specific` at every position where `general` is not a wildcard. */
+function covers(general: readonly string[], specific: readonly string[]): boolean {
+  if (general.length !== specific.length) return false;
+  for (let i = 0; i < general.length; i++) {
+    if (general[i] !== WILDCARD && general[i] !== specific[i]) return false;
+  }
   return true;
 }
