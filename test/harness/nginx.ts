@@ -28,6 +28,8 @@ export interface NginxServer {
   confPath: string;
   errorLog: string;
   accessLog: string;
+  /** The nginx master. */
+  pid: number;
   htmlRoot: string;
   /** `http://127.0.0.1:PORT` + path. */
   url(path?: string): string;
@@ -40,10 +42,29 @@ export interface NginxServer {
   stop(): Promise<void>;
 }
 
-const live = new Set<() => void>();
-process.once("exit", () => {
-  for (const stop of live) stop();
-});
+/**
+ * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
+ * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ */
+function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
+  // A pid is signalled only while its command line still names our dir: pids get reused.
+  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
+    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
+  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  sh.unref();
+  return {
+    watch(pid) {
+      sh.stdin.write(`${pid}\n`);
+      sh.stdin.flush();
+    },
+    cancel: () => sh.kill("SIGKILL"),
+  };
+}
 
 /** The harness's default config; tests that override `config` can start from this text. */
 export function defaultNginxConfig(l: NginxLayout): string {
@@ -174,15 +195,8 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
 
   const running = proc;
   let stopped = false;
-  const stopSync = () => {
-    if (stopped) return;
-    stopped = true;
-    live.delete(stopSync);
-    // SIGTERM is nginx's fast shutdown; the master takes its workers down with it.
-    running.kill("SIGTERM");
-    tmp.cleanup();
-  };
-  live.add(stopSync);
+  const guard = reaper(prefix, "TERM");
+  guard.watch(running.pid);
 
   return {
     port,
@@ -191,6 +205,7 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
     errorLog,
     accessLog,
     htmlRoot,
+    pid: running.pid,
     url: (path = "/") => `http://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`,
     writeConfig: (text) => writeFileSync(confPath, text),
     testConfig() {
@@ -213,10 +228,13 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
     },
     async stop() {
       if (stopped) return;
+      stopped = true;
+      guard.cancel();
+      // SIGTERM is nginx's fast shutdown; the master exits only after its workers have.
       running.kill("SIGTERM");
       await Promise.race([running.exited, Bun.sleep(5_000)]);
       if (running.exitCode === null && running.signalCode === null) running.kill("SIGKILL");
-      stopSync();
+      tmp.cleanup();
     },
   };
 }

@@ -35,6 +35,8 @@ export interface PostgresServer {
   dataDir: string;
   /** The server's stderr (every log line, prefix '%m [%p] '); owned by root. */
   logFile: string;
+  /** The postmaster. */
+  pid: number;
   superuser: "postgres";
   user: string;
   password: string;
@@ -45,15 +47,34 @@ export interface PostgresServer {
    * stopping at the first error: `(await pg.psql("select 1")).stdout === "1\n"`.
    */
   psql(sql: string, opts?: { db?: string; user?: string }): Promise<PsqlResult>;
-  /** Fast shutdown (SIGINT), then remove the temp dir. Idempotent; also runs on process exit. */
+  /** Fast shutdown (SIGINT), then remove the temp dir. Idempotent; the same happens if the test process dies. */
   stop(): Promise<void>;
 }
 
 const PG_USER = "postgres";
-const live = new Set<() => void>();
-process.once("exit", () => {
-  for (const stop of live) stop();
-});
+/**
+ * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
+ * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ */
+function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
+  // A pid is signalled only while its command line still names our dir: pids get reused.
+  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
+    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
+  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  sh.unref();
+  return {
+    watch(pid) {
+      sh.stdin.write(`${pid}\n`);
+      sh.stdin.flush();
+    },
+    cancel: () => sh.kill("SIGKILL"),
+  };
+}
 
 /** The newest /usr/lib/postgresql/N/bin, where Debian keeps initdb and postgres (not on PATH). */
 export function postgresBinDir(): string | null {
@@ -84,7 +105,7 @@ let template: Promise<string> | undefined;
 function dataTemplate(bin: string): Promise<string> {
   template ??= (async () => {
     const tmp = tempDir("mcpmon-pg-template-");
-    process.once("exit", () => tmp.cleanup());
+    reaper(tmp.path, "0");
     runSync(["chown", PG_USER, tmp.path]);
     const data = join(tmp.path, "data");
     const initdb = Bun.spawn(
@@ -190,19 +211,9 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
 
   const running = proc;
   let stopped = false;
-  const stopSync = () => {
-    if (stopped) return;
-    stopped = true;
-    live.delete(stopSync);
-    // Immediate shutdown: at exit there is no time to wait for a checkpoint.
-    running.kill("SIGQUIT");
-    try {
-      tmp.cleanup();
-    } catch {
-      // a backend may still be writing while the dir goes; the OS cleans /tmp eventually
-    }
-  };
-  live.add(stopSync);
+  // Immediate shutdown (SIGQUIT) if we die: nobody would wait for a checkpoint.
+  const guard = reaper(dir, "QUIT");
+  guard.watch(running.pid);
 
   async function psql(sql: string, o: { db?: string; user?: string } = {}): Promise<PsqlResult> {
     const argv = [join(bin!, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"];
@@ -234,6 +245,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     dataDir,
     logFile,
     superuser: PG_USER,
+    pid: running.pid,
     user,
     password,
     url: (db = "postgres", u = PG_USER, pw = password) =>
@@ -241,9 +253,12 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     psql,
     async stop() {
       if (stopped) return;
+      stopped = true;
+      guard.cancel();
       running.kill("SIGINT"); // fast shutdown: disconnects clients instead of waiting for them
       await Promise.race([running.exited, Bun.sleep(10_000)]);
-      stopSync();
+      if (running.exitCode === null && running.signalCode === null) running.kill("SIGQUIT");
+      tmp.cleanup();
     },
   };
 

@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { freePort, waitFor } from "./ports.ts";
 import { tempDir } from "./tmp.ts";
@@ -27,19 +35,42 @@ export interface SshdServer {
   clientKeyPub: string;
   /** "[127.0.0.1]:PORT ssh-ed25519 AAAA…", one line for a known_hosts file. */
   knownHostsLine: string;
+  /** The listening sshd (changes on restart). */
+  readonly pid: number;
   logFile: string;
   dir: string;
   /** Simulate sshd dying: SIGKILL the listener and every session it forked; connections drop. */
   kill(): void;
-  /** Stop sshd and its sessions and remove the temp dir. Idempotent; also runs on process exit. */
+  /** Start sshd again on the same port with the same keys (after kill(), or to drop all sessions). */
+  restart(): Promise<void>;
+  /** Stop sshd and its sessions and remove the temp dir. Idempotent; the same happens if the test process dies. */
   stop(): Promise<void>;
 }
 
 const SSHD = "/usr/sbin/sshd"; // sshd refuses to re-exec itself unless started by absolute path
-const live = new Set<() => void>();
-process.once("exit", () => {
-  for (const stop of live) stop();
-});
+/**
+ * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
+ * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ */
+function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
+  // A pid is signalled only while its command line still names our dir: pids get reused.
+  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
+    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
+  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
+    stdin: "pipe",
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  sh.unref();
+  return {
+    watch(pid) {
+      sh.stdin.write(`${pid}\n`);
+      sh.stdin.flush();
+    },
+    cancel: () => sh.kill("SIGKILL"),
+  };
+}
 
 function run(argv: string[]): { code: number; out: string } {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
@@ -162,49 +193,49 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
   const logFile = join(dir, "sshd.log");
   const confPath = join(dir, "sshd_config");
 
-  let proc: Bun.Subprocess | undefined;
-  let port = 0;
-  // The free port may be taken between probing and binding: retry on a fresh one.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
+  // Start sshd on `port` and wait for its "Server listening" line; the log is appended across restarts.
+  async function launch(port: number): Promise<Bun.Subprocess> {
     writeFileSync(confPath, sshdConfig(dir, port, user, opts.extraConfig ?? ""));
-    writeFileSync(logFile, "");
+    const from = existsSync(logFile) ? statSync(logFile).size : 0;
+    const newLog = () => readFileSync(logFile).subarray(from).toString("utf8");
     const p = Bun.spawn([SSHD, "-D", "-e", "-f", confPath, "-E", logFile], {
       stdin: "ignore",
       stdout: "ignore",
       stderr: "ignore",
     });
-    const listening = `Server listening on 127.0.0.1 port ${port}`;
     try {
       await waitFor(`sshd on port ${port}`, () => {
-        if (p.exitCode !== null || p.signalCode !== null)
-          throw new Error(`sshd exited: ${readFileSync(logFile, "utf8")}`);
-        return readFileSync(logFile, "utf8").includes(listening);
+        if (p.exitCode !== null || p.signalCode !== null) throw new Error(`sshd exited: ${newLog()}`);
+        return existsSync(logFile) && newLog().includes(`Server listening on 127.0.0.1 port ${port}`);
       });
-      proc = p;
-      break;
+      return p;
     } catch (err) {
       p.kill("SIGKILL");
-      const log = readFileSync(logFile, "utf8");
-      if (attempt >= 3 || !log.includes("Address already in use")) {
+      await p.exited;
+      throw Object.assign(err as Error, { portTaken: newLog().includes("Address already in use") });
+    }
+  }
+
+  let proc: Bun.Subprocess | undefined;
+  let port = 0;
+  // The free port may be taken between probing and binding: retry on a fresh one.
+  for (let attempt = 1; !proc; attempt++) {
+    port = await freePort();
+    try {
+      proc = await launch(port);
+    } catch (err) {
+      if (attempt >= 3 || !(err as { portTaken?: boolean }).portTaken) {
         tmp.cleanup();
         throw err;
       }
     }
   }
 
-  const pid = proc.pid;
-  const killAll = () => signalTree(pid, "SIGKILL");
+  let running: Bun.Subprocess = proc;
   let stopped = false;
-  const stopSync = () => {
-    if (stopped) return;
-    stopped = true;
-    live.delete(stopSync);
-    killAll();
-    tmp.cleanup();
-  };
-  live.add(stopSync);
-  const running = proc;
+  const killAll = () => signalTree(running.pid, "SIGKILL");
+  const guard = reaper(dir, "KILL");
+  guard.watch(running.pid);
 
   return {
     host: "127.0.0.1",
@@ -219,15 +250,27 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
     logFile,
     dir,
     kill: killAll,
+    get pid() {
+      return running.pid;
+    },
+    async restart() {
+      if (stopped) throw new Error("sshd was stopped; start a new one");
+      killAll();
+      await running.exited;
+      running = await launch(port);
+      guard.watch(running.pid);
+    },
     async stop() {
       if (stopped) return;
       // SIGTERM only stops the listener; open sessions would outlive it, so the whole tree goes.
       // The tree is listed first: once the listener dies its sessions are reparented out of sight.
-      const tree = [pid, ...descendants(pid)];
+      const tree = [running.pid, ...descendants(running.pid)];
       for (const p of tree) signal(p, "SIGTERM");
       await Promise.race([running.exited, Bun.sleep(5_000)]);
       for (const p of tree) signal(p, "SIGKILL");
-      stopSync();
+      stopped = true;
+      guard.cancel();
+      tmp.cleanup();
     },
   };
 }
