@@ -142,7 +142,9 @@ export function checkFix(policy: Policy, fix: FixProposal): PolicyDecision {
       verdicts.push({ index: 0, kind, action: list, allowed: false, reason: `${kind} steps are not a list` });
       return;
     }
-    (list ?? []).forEach((a, i) => verdicts.push(checkAction(policy, a, kind, i)));
+    (list ?? []).forEach((a, i) => {
+      verdicts.push(checkAction(policy, a, kind, i));
+    });
   };
   add(fix.actions, "action");
   if (!Array.isArray(fix.actions) || fix.actions.length === 0)
