@@ -13,7 +13,8 @@ export const WILDCARD = "<*>";
  * Order matters: URLs before paths, UUIDs before hex, IPs (with port) before plain numbers.
  */
 const STRUCTURED: Array<[string, RegExp]> = [
-  ["url", /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>()[\]{},;]+/g],
+  // A URL does not end with `:` `.` `,`: those are the sentence's (`…/p11: scheduler…`).
+  ["url", /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>()[\]{},;]*[^\s"'<>()[\]{},;:.]/g],
   ["uuid", /\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b/g],
   ["mac", /\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b/g],
   ["ipv6", /\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b/g],

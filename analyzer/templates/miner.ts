@@ -13,13 +13,19 @@
  * fingerprint from then on.
  */
 import { shortHash } from "../../core/ids.ts";
-import { DEFAULT_MASK, isSeparator, type MaskOptions, renderTemplate, tokenize, WILDCARD } from "./mask.ts";
+import { ClusterIndex, covers } from "./cluster-index.ts";
+import { DEFAULT_MASK, type MaskOptions, renderTemplate, tokenize, WILDCARD } from "./mask.ts";
 
 export interface MinerOptions {
   /** Service the messages come from; part of every fingerprint. */
   service?: string;
   /** Minimum share of comparable tokens that must be equal to join a cluster (0..1). */
   similarity?: number;
+  /**
+   * Similarity needed to join a cluster filed under different leading tokens (searched only when the
+   * message's own bucket has no match): stricter, because the leading words usually name the event.
+   */
+  wideSimilarity?: number;
   /** Leading tokens used, beside the token count, to pick the candidate clusters. */
   depth?: number;
   mask?: MaskOptions;
@@ -61,7 +67,7 @@ interface Cluster {
   spaces: boolean[];
   count: number;
   example: string;
-  /** Bucket the cluster lives in (token count + leading tokens). */
+  /** Bucket the cluster is filed under (kept by the index). */
   key: string;
   /** Creation rank: the lower one survives a merge. */
   seq: number;
@@ -71,14 +77,12 @@ interface Cluster {
   fps: Map<string, string>;
 }
 
-const SEP = "\u0001";
-
 export class TemplateMiner {
   readonly service: string;
   private readonly similarity: number;
-  private readonly depth: number;
+  private readonly wideSimilarity: number;
   private readonly mask: MaskOptions;
-  private readonly buckets = new Map<string, Cluster[]>();
+  private readonly index: ClusterIndex<Cluster>;
   private readonly byId = new Map<string, Cluster>();
   private readonly aliases = new Map<string, string>();
   /** Clusters in creation order: the oldest wins a merge, and listings are deterministic. */
@@ -88,24 +92,18 @@ export class TemplateMiner {
   constructor(opts: MinerOptions = {}) {
     this.service = opts.service ?? "";
     this.similarity = opts.similarity ?? 0.7;
-    this.depth = opts.depth ?? 2;
+    this.wideSimilarity = opts.wideSimilarity ?? 0.9;
     this.mask = opts.mask ?? DEFAULT_MASK;
+    this.index = new ClusterIndex(opts.depth ?? 2);
   }
 
   /** Group one message; `patternId` (the collector's matching pattern) is part of the fingerprint. */
   add(message: string, patternId = ""): AddResult {
     const spaces: boolean[] = [];
     const tokens = tokenize(message, this.mask, spaces);
-    const key = this.bucketKey(tokens);
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = [];
-      this.buckets.set(key, bucket);
-    }
-    const best = this.bestMatch(bucket, tokens);
+    const best = this.index.find(tokens, this.similarity, this.wideSimilarity);
     if (!best) {
-      const c = this.create(tokens, spaces, message, key);
-      bucket.push(c);
+      const c = this.create(tokens, spaces, message);
       return this.result(c, patternId, true, true);
     }
     best.count++;
@@ -117,9 +115,10 @@ export class TemplateMiner {
         changed = true;
       }
     }
-    if (changed) best.text = undefined;
-    const survivor = changed ? this.mergeCovered(best, bucket) : best;
-    return this.result(survivor, patternId, false, changed);
+    if (!changed) return this.result(best, patternId, false, false);
+    best.text = undefined;
+    this.index.refile(best);
+    return this.result(this.mergeCovered(best), patternId, false, true);
   }
 
   /** Current cluster for an id, following merges; undefined when unknown. */
@@ -166,75 +165,37 @@ export class TemplateMiner {
 
   /**
    * Load a snapshot, replacing the current state. Options (similarity, masking) come from this
-   * miner, so a restored state keeps its ids even when the options were retuned.
+   * miner; ids and templates come from the snapshot, so fingerprints survive a retuning.
    */
   restore(snap: MinerSnapshot | string): void {
     const s: MinerSnapshot = typeof snap === "string" ? JSON.parse(snap) : snap;
     if (s.v !== 1) throw new Error(`unsupported template snapshot version ${String(s.v)}`);
-    this.buckets.clear();
+    for (const c of this.order) this.index.remove(c);
     this.byId.clear();
     this.aliases.clear();
     this.order = [];
     this.nextSeq = 0;
     for (const c of s.clusters) {
-      const key = this.bucketKey(c.tokens);
       const cluster: Cluster = {
-        ...c,
+        id: c.id,
         tokens: [...c.tokens],
-        key,
+        spaces: [...c.spaces],
+        count: c.count,
+        example: c.example,
+        key: "",
         seq: this.nextSeq++,
         text: undefined,
         fps: new Map(),
       };
-      let bucket = this.buckets.get(key);
-      if (!bucket) {
-        bucket = [];
-        this.buckets.set(key, bucket);
-      }
-      bucket.push(cluster);
+      this.index.insert(cluster);
       this.byId.set(c.id, cluster);
       this.order.push(cluster);
     }
     for (const [from, to] of Object.entries(s.aliases)) this.aliases.set(from, to);
   }
 
-  private bucketKey(tokens: readonly string[]): string {
-    let key = String(tokens.length);
-    // The last token never keys the bucket: in a short message it is as likely a value as a word.
-    const n = Math.min(this.depth, tokens.length - 1);
-    for (let i = 0; i < n; i++) key += SEP + tokens[i];
-    return key;
-  }
-
-  /**
-   * Best cluster of the bucket by similarity, counting only positions where both sides are words:
-   * a position already known to be variable says nothing about whether the line belongs here.
-   */
-  private bestMatch(bucket: readonly Cluster[], tokens: readonly string[]): Cluster | undefined {
-    let best: Cluster | undefined;
-    let bestSim = -1;
-    for (const c of bucket) {
-      const t = c.tokens;
-      let same = 0;
-      let comparable = 0;
-      for (let i = 0; i < t.length; i++) {
-        const a = t[i]!;
-        const b = tokens[i]!;
-        if (a === WILDCARD || isSeparator(a)) continue;
-        comparable++;
-        if (a === b) same++;
-      }
-      const sim = comparable === 0 ? 1 : same / comparable;
-      if (sim > bestSim) {
-        bestSim = sim;
-        best = c;
-      }
-    }
-    return bestSim >= this.similarity ? best : undefined;
-  }
-
-  private create(tokens: string[], spaces: boolean[], example: string, key: string): Cluster {
-    const base = shortHash(`${this.service}\u0000${tokens.join(SEP)}`, 12);
+  private create(tokens: string[], spaces: boolean[], example: string): Cluster {
+    const base = shortHash(`${this.service}\u0000${tokens.join("\u0001")}`, 12);
     let id = base;
     // Two clusters can start from the same template only if one was merged away; keep ids unique.
     for (let n = 1; this.byId.has(id) || this.aliases.has(id); n++) id = `${base}-${n}`;
@@ -244,42 +205,39 @@ export class TemplateMiner {
       spaces,
       count: 1,
       example,
-      key,
+      key: "",
       seq: this.nextSeq++,
       text: undefined,
       fps: new Map(),
     };
+    this.index.insert(c);
     this.byId.set(id, c);
     this.order.push(c);
     return c;
   }
 
   /**
-   * After `c` generalised, fold in every cluster of its bucket whose template it now covers (equal
-   * wherever `c` still has a word): any line of those would match `c` perfectly, so keeping them apart
-   * would split one message in two. The older cluster's id survives.
+   * After `c` generalised, fold in every cluster of the same length whose template it now covers
+   * (equal wherever `c` still has a word): any line of those would match `c` perfectly, so keeping
+   * them apart would split one message in two. The older cluster's id survives, with the new template.
    */
-  private mergeCovered(c: Cluster, bucket: Cluster[]): Cluster {
+  private mergeCovered(c: Cluster): Cluster {
+    const group = this.index.sameLength(c.tokens.length).filter((o) => o === c || covers(c.tokens, o.tokens));
+    if (group.length === 1) return c;
     let keep = c;
-    for (let i = bucket.length - 1; i >= 0; i--) {
-      const other = bucket[i]!;
-      if (other === c || !covers(c.tokens, other.tokens)) continue;
-      if (other.seq < keep.seq) {
-        other.tokens = keep.tokens;
-        other.spaces = keep.spaces;
-        other.text = undefined;
-        [keep, c] = [other, keep];
-        this.absorb(keep, c, bucket);
-      } else {
-        this.absorb(keep, other, bucket);
-      }
+    for (const o of group) if (o.seq < keep.seq) keep = o;
+    if (keep !== c) {
+      keep.tokens = c.tokens;
+      keep.text = undefined;
+      this.index.refile(keep);
     }
+    for (const o of group) if (o !== keep) this.absorb(keep, o);
     return keep;
   }
 
-  private absorb(keep: Cluster, drop: Cluster, bucket: Cluster[]): void {
+  private absorb(keep: Cluster, drop: Cluster): void {
     keep.count += drop.count;
-    bucket.splice(bucket.indexOf(drop), 1);
+    this.index.remove(drop);
     this.byId.delete(drop.id);
     this.aliases.set(drop.id, keep.id);
     this.order = this.order.filter((x) => x !== drop);
@@ -301,13 +259,4 @@ export class TemplateMiner {
       changed,
     };
   }
-}
-
-/** True when `general` equals `specific` at every position where `general` is not a wildcard. */
-function covers(general: readonly string[], specific: readonly string[]): boolean {
-  if (general.length !== specific.length) return false;
-  for (let i = 0; i < general.length; i++) {
-    if (general[i] !== WILDCARD && general[i] !== specific[i]) return false;
-  }
-  return true;
 }
