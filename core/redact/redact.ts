@@ -22,22 +22,18 @@ export interface RedactResult {
   kinds: string[];
 }
 
-interface CompiledRule {
-  readonly rule: Rule;
-  readonly trigger: RegExp;
+// The pre-check is the union of the rules' gates, split by case sensitivity because JavaScript
+// has no per-alternative flag; a false trigger only costs running the rules, a missed one would leak.
+function union(rules: readonly Rule[], ignoreCase: boolean): RegExp {
+  const sources = rules.filter((r) => r.gate.ignoreCase === ignoreCase).map((r) => `(?:${r.gate.source})`);
+  return new RegExp(sources.length > 0 ? sources.join("|") : "(?!)", ignoreCase ? "i" : "");
 }
-
-// Case-insensitive triggers are a superset of what the case-sensitive rules match, which is all
-// a pre-check needs: a false trigger only costs running the rule, a missed one would leak.
-const COMPILED: readonly CompiledRule[] = RULES.map((rule) => ({
-  rule,
-  trigger: new RegExp(rule.gate, "i"),
-}));
-const GATE = new RegExp(RULES.map((r) => `(?:${r.gate})`).join("|"), "i");
+const GATE_I = union(RULES, true);
+const GATE_S = union(RULES, false);
 
 /** Cheap check: false means `redact(text)` would return `text` unchanged. Allocation-free. */
 export function mayContainSecret(text: string): boolean {
-  return GATE.test(text);
+  return GATE_S.test(text) || GATE_I.test(text);
 }
 
 /**
@@ -47,12 +43,12 @@ export function mayContainSecret(text: string): boolean {
  * @example redact("postgres://odoo:hunter2@db/odoo").text === "postgres://odoo:[REDACTED:url-password]@db/odoo"
  */
 export function redact(text: string): RedactResult {
-  if (!GATE.test(text)) return { text, count: 0, kinds: [] };
+  if (!mayContainSecret(text)) return { text, count: 0, kinds: [] };
   const tally = new Tally();
   const hit = (kind: RedactKind) => tally.add(kind);
   let out = text;
-  for (const { rule, trigger } of COMPILED) {
-    if (!trigger.test(out)) continue;
+  for (const rule of RULES) {
+    if (!rule.gate.test(out)) continue;
     out = "apply" in rule ? (rule as CustomRule).apply(out, hit) : applyPattern(out, rule, tally);
   }
   return { text: out, count: tally.count, kinds: tally.kinds };

@@ -9,6 +9,8 @@
  */
 import type { RedactKind } from "../rules.ts";
 
+export { ORDINARY_LINES } from "./ordinary-lines.ts";
+
 export interface SecretLine {
   line: string;
   /** Substrings that must not survive redaction. */
@@ -335,53 +337,4 @@ export const SECRET_LINES: SecretLine[] = [
   line((a, b) => `config dump (truncated): -----BEGIN PRIVATE KEY-----\n${a}\n${b}`, pemBody().slice(0, 2), [
     "private-key",
   ]),
-];
-
-export const ORDINARY_LINES: string[] = [
-  `${ts} [4242] FATAL:  password authentication failed for user "bob"`,
-  `${ts} [4242] DETAIL:  Connection matched pg_hba.conf line 95: "host all all 0.0.0.0/0 scram-sha-256"`,
-  `psql: error: connection to server at "db" (10.0.0.5), port 5432 failed: fe_sendauth: no password supplied`,
-  "deploy@web1: Permission denied (publickey,password).",
-  "May 14 10:22:31 web1 sshd[1234]: Failed password for invalid user admin from 203.0.113.9 port 52144 ssh2",
-  "May 14 10:22:32 web1 sshd[1240]: Accepted publickey for deploy from 10.0.0.2 port 50122 ssh2: ED25519 SHA256:Vy3Qm0rKxkC9d2ZpYbB6",
-  `${acc} /api/v1/orders/1715682151123 HTTP/1.1" 200 512 "https://shop.example.com/cart" "Mozilla/5.0 (X11; Linux x86_64)"`,
-  `${ngx} open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or directory), client: 10.0.0.7`,
-  "order_id=98765432101234 status=shipped ts=1715682151123",
-  "ingest batch ts_ns=1715682151123456789 rows=4096",
-  "Order #100000000000123 paid by customer 42",
-  "request_id=3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a3b trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
-  "pulled image sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-  "listening on [2001:db8::1]:8080 and http://[::1]:9090/metrics",
-  "archived /var/lib/postgresql/16/main/pg_wal/000000010000000A000000FF",
-  "claude: model=claude-sonnet max_tokens=4096 input_tokens=1523 output_tokens=310",
-  "password_encryption = scram-sha-256",
-  "POST /oauth/token grant_type=authorization_code client_id=web",
-  'WWW-Authenticate: Bearer realm="api", error="invalid_token"',
-  '{"token_type":"bearer","expires_in":3600}',
-  "Redis: NOAUTH Authentication required.",
-  "-ERR AUTH <password> called without any password configured for the default user.",
-  "Bearer authentication failed for client web-frontend",
-  "PWD=/home/deploy OLDPWD=/tmp SHELL=/bin/bash",
-  "pwd: /opt/odoo",
-  'kubelet: Secret "db-credentials" not found',
-  "ssl_key_file = '/etc/ssl/private/server.key'",
-  "git clone ssh://git@github.com/org/repo.git",
-  "redirect to https://alice@example.com/profile",
-  "card ending in 4242 declined (do_not_honor)",
-  "amount=1234.56 currency=EUR ratio=0.4111111111111111",
-  "2024-05-14T10:22:31.123456+00:00 2024-05-14 2024-05-15",
-  "support line +1 555 123 4567 ext 89",
-  "Processing 4111 items in 1111 batches of 1111",
-  "java.lang.NullPointerException at com.example.Foo.bar(Foo.java:42)",
-  "segfault at 0x7fffd4a3b2c0 ip 00007f3a2b1c0d4e sp 00007fffd4a3b2b8 error 4 in libc.so.6",
-  "kernel: [12345.678901] Out of memory: Killed process 4242 (postgres) total-vm:8123456kB",
-  "pam_unix(sudo:session): session opened for user root by deploy(uid=1000)",
-  "The password must be at least 12 characters long",
-  "token expired at 2024-05-14T10:22:31Z, refreshing",
-  "tokens used: 1234 of 100000 daily budget",
-  "bytes=1048576 duration_ms=1234 upstream_status=502",
-  '2024-05-14 10:22:31,123 4242 INFO prod werkzeug: 10.0.0.7 - - "POST /web/login HTTP/1.1" 200 - 12 0.034 0.120',
-  "password=[REDACTED:password] url=postgres://u:[REDACTED:url-password]@db/x [REDACTED:jwt]",
-  "redis: replication id 8f0b2a4c9e1d7b3a6f5c2e8d0a1b9c7e4f6a2d3b offset 1234567890123",
-  "disk-usage-warning-threshold-exceeded-for-volume-sda1",
 ];
