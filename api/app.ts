@@ -1,0 +1,134 @@
+import { Elysia } from "elysia";
+import { createAllowList } from "./cidr.ts";
+import type { ApiDeps } from "./deps.ts";
+import { docsPlugin } from "./docs.ts";
+import { errorBody, HttpError } from "./http-error.ts";
+import { clientsRoutes } from "./routes/clients.ts";
+import { errorsRoutes } from "./routes/errors.ts";
+import { fixesRoutes } from "./routes/fixes.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { systemRoutes } from "./routes/system.ts";
+import { wsRoutes } from "./routes/ws.ts";
+
+export interface AppOptions {
+  /** The client address of a request (the server's `requestIP`); absent in `app.handle` tests. */
+  clientIp?: (request: Request) => string | undefined;
+}
+
+/**
+ * The whole HTTP API as one Elysia app composed of one instance per feature. Bad input never
+ * yields a 5xx: malformed JSON 400, validation 422 with the problems listed, unknown route 404,
+ * too large 413; anything else unexpected is logged and answered 500 without internals.
+ */
+export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
+  const allow = createAllowList(deps.config.api.allow_cidrs);
+  const maxBody = deps.config.api.max_body_bytes;
+  const started = new WeakMap<Request, number>();
+  const metricsPublic = deps.config.api.metrics_public;
+  // /ws checks its own token (browsers pass it as ?token=); unknown paths get their 404.
+  const isPublic = (path: string) =>
+    path === "/health" ||
+    path === "/ws" ||
+    path.startsWith("/swagger") ||
+    (metricsPublic && path === "/metrics");
+
+  return new Elysia()
+    .onRequest(({ request }) => {
+      started.set(request, performance.now());
+      if (allow) {
+        const ip = opts.clientIp?.(request);
+        if (!allow(ip))
+          throw new HttpError(
+            403,
+            "forbidden",
+            `client address ${ip ?? "unknown"} is not in api.allow_cidrs`,
+          );
+      }
+      // Anonymous callers are refused before the body is parsed, so they learn nothing about
+      // schemas; the route's role macro then checks the role.
+      const path = new URL(request.url).pathname;
+      if (!isPublic(path) && !deps.auth.identify(request.headers.get("authorization"))) {
+        throw new HttpError(401, "unauthorized", "a valid bearer token is required");
+      }
+      const length = Number(request.headers.get("content-length") ?? 0);
+      if (length > maxBody)
+        throw new HttpError(
+          413,
+          "payload_too_large",
+          `request body over ${maxBody} bytes (api.max_body_bytes)`,
+        );
+    })
+    .onError(({ code, error, set, request }) => {
+      if (error instanceof HttpError) {
+        set.status = error.status;
+        return errorBody(error.code, error.message, error.problems);
+      }
+      switch (code) {
+        case "VALIDATION": {
+          set.status = 422;
+          return errorBody(
+            "validation_failed",
+            "the request does not match the schema",
+            validationProblems(error),
+          );
+        }
+        case "PARSE":
+          set.status = 400;
+          return errorBody("malformed_body", "the body is not valid JSON (or not the declared content type)");
+        case "NOT_FOUND":
+          set.status = 404;
+          return errorBody("not_found", `no route ${request.method} ${new URL(request.url).pathname}`);
+        case "INVALID_COOKIE_SIGNATURE":
+        case "INVALID_FILE_TYPE":
+          set.status = 400;
+          return errorBody("bad_request", String((error as Error).message));
+      }
+      if (typeof code === "number" && code >= 400 && code < 500) {
+        set.status = code;
+        return errorBody("bad_request", String((error as unknown as Error)?.message ?? "bad request"));
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      if (/too large|body size|exceeds/i.test(message)) {
+        set.status = 413;
+        return errorBody("payload_too_large", message);
+      }
+      deps.log.error({ err: message, path: new URL(request.url).pathname }, "request failed");
+      set.status = (error as { retryable?: boolean })?.retryable ? 503 : 500;
+      return errorBody(
+        "internal_error",
+        set.status === 503 ? "the broker is unavailable; retry later" : "internal error (logged)",
+      );
+    })
+    .onAfterResponse(({ request, set, route }) => {
+      const t0 = started.get(request);
+      if (t0 === undefined) return;
+      deps.metrics.apiDuration.observe(
+        { method: request.method, route: route || "unknown", status: String(set.status ?? 200) },
+        (performance.now() - t0) / 1000,
+      );
+    })
+    .use(docsPlugin(deps.version))
+    .use(systemRoutes(deps))
+    .use(errorsRoutes(deps))
+    .use(fixesRoutes(deps))
+    .use(clientsRoutes(deps))
+    .use(metricsRoutes(deps))
+    .use(wsRoutes(deps));
+}
+
+function validationProblems(error: unknown): Array<{ path: string; message: string }> {
+  const e = error as { all?: Array<{ path?: string; message?: string; summary?: string }>; message?: string };
+  try {
+    const all = e.all ?? [];
+    if (all.length > 0) {
+      return all
+        .slice(0, 20)
+        .map((i) => ({ path: i.path ?? "", message: i.summary ?? i.message ?? "invalid" }));
+    }
+  } catch {
+    // Fall through to the message.
+  }
+  return [{ path: "", message: "invalid request" }];
+}
+
+export type App = ReturnType<typeof createApp>;

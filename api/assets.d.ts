@@ -1,0 +1,9 @@
+// Files embedded with `import path from "…" with { type: "file" }`: Bun gives their path.
+declare module "swagger-ui-dist/swagger-ui-bundle.js" {
+  const path: string;
+  export default path;
+}
+declare module "swagger-ui-dist/swagger-ui.css" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,137 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Broker } from "../broker/types.ts";
+
+/** Figures other components report through the process that serves the API. */
+export interface MetricsSources {
+  broker: Broker;
+  /** Streams whose length and pending count are exported. */
+  streams: Array<{ name: string; group?: string }>;
+  /** Analyzer token figures (readTokenStatus), if an analyzer shares this broker. */
+  tokens?: () => Promise<Record<string, unknown> | null>;
+}
+
+/**
+ * The Prometheus registry of one process. Counters are fed by the API itself and by the events it
+ * tails from `mcp:events` (so fixes run by executors elsewhere are counted too); queue figures are
+ * read from the broker at scrape time.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsIngested = new Counter({
+    name: "mcp_events_ingested_total",
+    help: "Matched error events received, by service and pattern",
+    labelNames: ["service", "pattern"],
+    registers: [this.registry],
+  });
+  readonly incidents = new Counter({
+    name: "mcp_incident_status_changes_total",
+    help: "Incident status changes, by new status",
+    labelNames: ["status"],
+    registers: [this.registry],
+  });
+  readonly fixes = new Counter({
+    name: "mcp_fixes_total",
+    help: "Fixes that reached a final state, by outcome",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly fixDuration = new Histogram({
+    name: "mcp_fix_duration_seconds",
+    help: "Duration of fix runs",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly analyzerCalls = new Counter({
+    name: "mcp_analyzer_calls_total",
+    help: "Analyses by source (rule, cache, claude)",
+    labelNames: ["source"],
+    registers: [this.registry],
+  });
+  readonly apiDuration = new Histogram({
+    name: "mcp_api_request_duration_seconds",
+    help: "API request duration",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources) {
+    const { broker, streams } = sources;
+    const queueLength = new Gauge({
+      name: "mcp_queue_length",
+      help: "Entries in each stream",
+      labelNames: ["stream"],
+      registers: [this.registry],
+    });
+    const queuePending = new Gauge({
+      name: "mcp_queue_pending",
+      help: "Entries delivered to a consumer group and not yet acknowledged",
+      labelNames: ["stream", "group"],
+      registers: [this.registry],
+    });
+    const queueLag = new Gauge({
+      name: "mcp_queue_lag",
+      help: "Entries not yet delivered to the consumer group",
+      labelNames: ["stream", "group"],
+      registers: [this.registry],
+      async collect() {
+        queueLength.reset();
+        queuePending.reset();
+        this.reset();
+        for (const s of streams) {
+          try {
+            const st = await broker.stats(s.name);
+            queueLength.set({ stream: s.name }, st.length);
+            for (const g of st.groups) {
+              queuePending.set({ stream: s.name, group: g.name }, g.pending);
+              if (g.lag !== null) this.set({ stream: s.name, group: g.name }, g.lag);
+            }
+          } catch {
+            // Broker down: /health says so; the scrape still answers with what it has.
+          }
+        }
+      },
+    });
+    void queueLag;
+    if (sources.tokens) {
+      const read = sources.tokens;
+      new Gauge({
+        name: "mcp_tokens",
+        help: "Claude token figures (used this minute, totals by kind)",
+        labelNames: ["kind"],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          const t = await read().catch(() => null);
+          if (!t) return;
+          for (const [k, v] of Object.entries(flatten(t))) this.set({ kind: k }, v);
+        },
+      });
+    }
+  }
+
+  /** Feed counters from one `mcp:events` entry. */
+  observeEvent(type: string, data: Record<string, unknown>): void {
+    if (type === "incident.status" && typeof data.to === "string") this.incidents.inc({ status: data.to });
+    if (type === "fix.status" && typeof data.status === "string") {
+      const final = ["fixed", "failed", "rolled_back", "rejected", "refused", "dry_run"];
+      if (final.includes(data.status)) {
+        this.fixes.inc({ outcome: data.status });
+        if (typeof data.duration_ms === "number") this.fixDuration.observe(data.duration_ms / 1000);
+      }
+    }
+    if (type === "analysis.done" && typeof data.source === "string")
+      this.analyzerCalls.inc({ source: data.source });
+  }
+}
+
+function flatten(obj: Record<string, unknown>, prefix = ""): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}_${k}` : k;
+    if (typeof v === "number" && Number.isFinite(v)) out[key] = v;
+    else if (v && typeof v === "object" && !Array.isArray(v))
+      Object.assign(out, flatten(v as Record<string, unknown>, key));
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+import { Elysia } from "elysia";
+import { authPlugin } from "../auth.ts";
+import type { ApiDeps } from "../deps.ts";
+import { IdParams, ListQuery, SubmitErrorsBody } from "../schemas.ts";
+import { errorStatus, listIncidents, submitErrors } from "../services/errors.ts";
+
+export function errorsRoutes(deps: ApiDeps) {
+  return new Elysia({ prefix: "/errors", name: "routes.errors" })
+    .use(authPlugin(deps.auth))
+    .post(
+      "",
+      async ({ body, set }) => {
+        set.status = 202;
+        return submitErrors(deps, body);
+      },
+      {
+        role: "operator",
+        body: SubmitErrorsBody,
+        detail: {
+          tags: ["errors"],
+          summary: "Submit one error or a batch (the collectors' shape); answers 202 with the ids",
+        },
+      },
+    )
+    .get("", ({ query }) => listIncidents(deps, query), {
+      role: "viewer",
+      query: ListQuery,
+      detail: {
+        tags: ["errors"],
+        summary: "Incidents, filtered by status, service, host and time; paginated",
+      },
+    })
+    .get("/:id", ({ params }) => errorStatus(deps, params.id), {
+      role: "viewer",
+      params: IdParams,
+      detail: { tags: ["errors"], summary: "Processing status of a submitted error or an incident" },
+    });
+}

@@ -1,0 +1,97 @@
+import { stableId } from "../../core/ids.ts";
+import { encode } from "../../core/schemas/codec.ts";
+import type { ErrorEvent } from "../../core/schemas/error-event.ts";
+import type { Fix } from "../../core/schemas/fix.ts";
+import type { Incident } from "../../core/schemas/incident.ts";
+import type { ApiDeps } from "../deps.ts";
+import { HttpError } from "../http-error.ts";
+import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
+
+/**
+ * Accept errors in the collectors' shape and append them to `mcp:errors`. An error without an
+ * event id gets one derived from its content, so a client that retries a POST is not counted twice.
+ */
+export async function submitErrors(deps: ApiDeps, input: SubmittedError | SubmittedError[]) {
+  const list = Array.isArray(input) ? input : [input];
+  const now = new Date().toISOString();
+  const events: ErrorEvent[] = list.map((e) => ({
+    v: 1,
+    event_id:
+      e.event_id ?? stableId("api", e.client_id, e.host, e.service, e.pattern_id, e.time ?? "", e.message),
+    client_id: e.client_id,
+    host: e.host,
+    service: e.service,
+    source: e.source,
+    time: e.time ?? now,
+    pattern_id: e.pattern_id,
+    severity: e.severity,
+    category: e.category,
+    message: e.message,
+    fields: e.fields,
+    count: e.count,
+  }));
+  const ids = await deps.broker.append(
+    deps.broker.keys.errors,
+    events.map((e) => encode("error", e)),
+  );
+  for (const e of events) {
+    deps.metrics.eventsIngested.inc({ service: e.service, pattern: e.pattern_id }, e.count);
+    await deps.broker.kvSet(`submitted:${e.event_id}`, JSON.stringify({ at: now }), {
+      ttlMs: 7 * 86_400_000,
+    });
+  }
+  return {
+    accepted: events.length,
+    ids: events.map((e, i) => ({ event_id: e.event_id, stream_id: ids[i] })),
+  };
+}
+
+export async function listIncidents(deps: ApiDeps, q: ListQuery) {
+  const all = (await deps.broker.listRecords<Incident>("incident")).map((r) => r.value);
+  const filtered = all
+    .filter((i) => !q.status || i.status === q.status)
+    .filter((i) => !q.service || i.service === q.service)
+    .filter((i) => !q.host || i.hosts.includes(q.host))
+    .filter((i) => !q.since || i.last_seen >= q.since)
+    .filter((i) => !q.until || i.first_seen <= q.until)
+    .sort((a, b) => (a.last_seen < b.last_seen ? 1 : -1));
+  const { limit, offset } = page(q);
+  return { total: filtered.length, limit, offset, items: filtered.slice(offset, offset + limit) };
+}
+
+/**
+ * The processing status of an incident (by id) or of a submitted error (by event id): the
+ * incident it joined, its analysis, fix and history.
+ */
+export async function errorStatus(deps: ApiDeps, id: string) {
+  const incident = await findIncident(deps, id);
+  if (incident) {
+    const fixes: Fix[] = [];
+    for (const fixId of incident.fix_ids ?? []) {
+      const f = await deps.broker.getRecord<Fix>("fix", fixId);
+      if (f) fixes.push(f.value);
+    }
+    return {
+      kind: "incident" as const,
+      status: incident.status,
+      incident,
+      fixes,
+      history: incident.history ?? [],
+    };
+  }
+  const submitted = await deps.broker.kvGet(`submitted:${id}`);
+  const joined = await deps.broker.kvGet(`event-incident:${id}`);
+  if (joined) {
+    const inc = await findIncident(deps, joined);
+    if (inc) return { kind: "event" as const, event_id: id, status: "analyzed", incident: inc };
+  }
+  if (submitted)
+    return { kind: "event" as const, event_id: id, status: "queued", submitted: JSON.parse(submitted) };
+  throw new HttpError(404, "not_found", `no incident or submitted error with id "${id}"`);
+}
+
+async function findIncident(deps: ApiDeps, id: string): Promise<Incident | null> {
+  const direct = await deps.broker.getRecord<Incident>("incident", id);
+  if (direct) return direct.value;
+  return null;
+}
