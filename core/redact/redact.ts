@@ -1,7 +1,7 @@
 /**
- * The redaction engine: one combined pre-check, then each rule whose own trigger is present.
+ * The redaction engine: one pre-check (two combined regexes), then each rule whose own gate matches.
  * Runs in the collector on every matched record and in the analyzer before every prompt, so the
- * common case (no trigger at all) costs one regex test and returns the input string itself.
+ * common case (no trigger at all) costs two regex tests and returns the input string itself.
  */
 import {
   type CustomRule,

@@ -177,7 +177,7 @@ export const RULES: readonly Rule[] = [
     // path, because unencoded '@' in passwords is common in hand-written DSNs.
     name: "password in URL or DSN",
     kind: "url-password",
-    gate: /:\/\/[^\s/]{0,384}@/,
+    gate: /:\/\/[^\s/]{0,400}@/,
     re: /:\/\/[^\s:/@]{0,128}:([^\s/]{1,256})@/dg,
   },
   {
