@@ -1,0 +1,85 @@
+import type { ConfigProblem } from "../errors.ts";
+import type { CompiledPattern, ServicePatterns } from "./load.ts";
+
+/**
+ * One example or counter-example of a patterns file that does not behave as the file claims.
+ * A ConfigProblem (file, key path, message) so `mcpmon check-config` prints it like any other.
+ */
+export interface ExampleProblem extends ConfigProblem {
+  service: string;
+  pattern: string;
+  kind: "example-unmatched" | "example-shadowed" | "counter-example-matched";
+  /** The example line itself. */
+  text: string;
+}
+
+/**
+ * The plain, obviously-correct meaning of a patterns file: strip the header from the first line,
+ * try each pattern in file order, first match wins. collector/match.ts is the fast version of this
+ * and its tests check both agree.
+ */
+export function referenceMatch(
+  sp: ServicePatterns,
+  record: string,
+): { cp: CompiledPattern; fields: Record<string, string>; message: string } | null {
+  const h = sp.header?.exec(record);
+  const message = h && h.index === 0 ? record.slice(h[0].length) : record;
+  for (const cp of sp.patterns) {
+    cp.re.lastIndex = 0;
+    const m = cp.re.exec(cp.pattern.on === "record" ? record : message);
+    if (!m) continue;
+    const fields: Record<string, string> = {};
+    for (const [k, val] of Object.entries(m.groups ?? {})) if (val !== undefined) fields[k] = val;
+    return { cp, fields, message };
+  }
+  return null;
+}
+
+/**
+ * Check that every example is matched by its own pattern (and not by an earlier one, since the
+ * first match wins) and that no counter-example matches any pattern. Run by the test suite over
+ * the shipped files and by `mcpmon check-config` over an operator's files.
+ */
+export function checkExamples(sp: ServicePatterns): ExampleProblem[] {
+  const problems: ExampleProblem[] = [];
+  const add = (
+    cp: CompiledPattern,
+    key: string,
+    j: number,
+    kind: ExampleProblem["kind"],
+    message: string,
+  ) => {
+    const text = (key === "examples" ? cp.pattern.examples : cp.pattern.counter_examples)[j]!;
+    const path = `patterns.${cp.index}.${key}.${j}`;
+    const short = text.length > 120 ? `${text.slice(0, 117)}...` : text;
+    problems.push({
+      file: sp.file,
+      path,
+      service: sp.service,
+      pattern: cp.pattern.id,
+      kind,
+      text,
+      message: `(${cp.pattern.id}) ${message}: ${short}`,
+    });
+  };
+  for (const cp of sp.patterns) {
+    cp.pattern.examples.forEach((line, j) => {
+      const hit = referenceMatch(sp, line);
+      if (!hit) add(cp, "examples", j, "example-unmatched", "example matches no pattern");
+      else if (hit.cp !== cp)
+        add(cp, "examples", j, "example-shadowed", `example is matched first by ${hit.cp.pattern.id}`);
+    });
+    cp.pattern.counter_examples.forEach((line, j) => {
+      const hit = referenceMatch(sp, line);
+      if (hit)
+        add(
+          cp,
+          "counter_examples",
+          j,
+          "counter-example-matched",
+          `counter-example is matched by ${hit.cp.pattern.id}`,
+        );
+    });
+  }
+  return problems;
+}

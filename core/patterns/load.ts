@@ -1,0 +1,221 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { parseYamlText } from "../config/yaml.ts";
+import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { EMBEDDED_PATTERNS } from "./embedded.ts";
+import { type ArgShape, type Pattern, PatternsFile } from "./schema.ts";
+
+export { checkExamples, type ExampleProblem, referenceMatch } from "./check.ts";
+
+/** A pattern with its compiled regex and the literals the matcher's prefilter looks for. */
+export interface CompiledPattern {
+  pattern: Pattern;
+  /** Position in the file: first match wins, in this order. */
+  index: number;
+  re: RegExp;
+  /** The named groups of `re`, i.e. the fields a match yields (and `${name}` may use). */
+  groups: string[];
+}
+
+/** How lines become records; see collector/multiline.ts. */
+export interface MultilineRule {
+  start?: RegExp;
+  continue?: RegExp;
+  maxLines: number;
+  flushMs: number;
+}
+
+/** A checked, compiled `patterns/<service>.yml`: what the collector, analyzer and executor read. */
+export interface ServicePatterns {
+  service: string;
+  /** Where it came from: a path, or `embedded:<service>.yml` for the copy inside the binary. */
+  file: string;
+  spec: PatternsFile;
+  header?: RegExp;
+  multiline?: MultilineRule;
+  patterns: CompiledPattern[];
+}
+
+/** Load and check one patterns file. Throws ConfigError naming file, line, key path and pattern id. */
+export function loadPatternsFile(file: string): ServicePatterns {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new ConfigError([{ file, path: "", message: `cannot read file: ${(cause as Error).message}` }]);
+  }
+  return parsePatternsText(text, file);
+}
+
+/**
+ * Parse the text of a patterns file. `file` is used in error messages and for the rule that the
+ * file name (without `.yml`) equals `service`, so that `patterns/<service>.yml` can be found by name.
+ */
+export function parsePatternsText(text: string, file: string): ServicePatterns {
+  const spec = parseYamlText(text, file, PatternsFile, { interpolate: false });
+  const problems: ConfigProblem[] = [];
+  // Lines are only looked up when something is wrong, so the document is parsed again lazily.
+  let lines: ((path: Array<string | number>) => number | undefined) | undefined;
+  const problem = (path: Array<string | number>, message: string) => {
+    lines ??= lineFinder(text);
+    problems.push({ file, line: lines(path), path: path.join("."), message });
+  };
+
+  const stem = basename(file.replace(/^embedded:/, "")).replace(/\.ya?ml$/, "");
+  if (stem !== spec.service)
+    problem(["service"], `must equal the file name "${stem}", got "${spec.service}"`);
+
+  const compile = (path: Array<string | number>, source: string, flags = "", id?: string) => {
+    try {
+      return new RegExp(source, flags);
+    } catch (err) {
+      const label = id === undefined ? "" : `(${id}) `;
+      problem(path, `${label}invalid regular expression: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const header = spec.header ? compile(["header", "regex"], spec.header.regex) : undefined;
+  let multiline: MultilineRule | undefined;
+  if (spec.multiline) {
+    const m = spec.multiline;
+    multiline = { maxLines: m.max_lines, flushMs: m.flush_ms };
+    if (m.start) multiline.start = compile(["multiline", "start"], m.start);
+    if (m.continue) multiline.continue = compile(["multiline", "continue"], m.continue);
+  }
+
+  // Regex shapes in the policy are compiled by the policy checker; a broken one must fail here, at
+  // load time, rather than refuse every fix later.
+  spec.policy.rules.forEach((rule, r) => {
+    if (rule.type !== "run") return;
+    const shapes: Array<[Array<string | number>, ArgShape]> = rule.args.map((s, a) => [["args", a], s]);
+    if (rule.rest) shapes.push([["rest"], rule.rest]);
+    for (const [at, shape] of shapes) {
+      if ("regex" in shape) compile(["policy", "rules", r, ...at, "regex"], shape.regex, "", rule.id);
+    }
+  });
+
+  const patterns: CompiledPattern[] = [];
+  const seen = new Map<string, number>();
+  spec.patterns.forEach((pattern, index) => {
+    const at = ["patterns", index];
+    const first = seen.get(pattern.id);
+    if (first !== undefined)
+      problem([...at, "id"], `duplicate pattern id "${pattern.id}" (first at patterns.${first})`);
+    else seen.set(pattern.id, index);
+    const re = compile([...at, "regex"], pattern.regex, pattern.flags, pattern.id);
+    if (!re) return;
+    const groups = namedGroups(pattern.regex);
+    for (const name of placeholders(pattern.remediation)) {
+      if (!groups.includes(name)) {
+        problem([...at, "remediation"], `(${pattern.id}) \${${name}} is not a named group of the regex`);
+      }
+    }
+    patterns.push({ pattern, index, re, groups });
+  });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const sp: ServicePatterns = { service: spec.service, file, spec, patterns };
+  if (header) sp.header = header;
+  if (multiline) sp.multiline = multiline;
+  return sp;
+}
+
+/**
+ * Every service in `dir` (default: `findPatternsDir()`), by service name. With `null` (no folder), the
+ * four shipped files embedded in the binary are used, so `mcpmon collect` works from an empty folder.
+ * All files are checked and all problems are reported in one ConfigError.
+ */
+export function loadPatternsDir(
+  dir: string | null = findPatternsDir() ?? null,
+): Map<string, ServicePatterns> {
+  const out = new Map<string, ServicePatterns>();
+  const problems: ConfigProblem[] = [];
+  const sources: Array<[file: string, read: () => string]> =
+    dir === null
+      ? Object.entries(EMBEDDED_PATTERNS).map(([name, text]) => [`embedded:${name}`, () => text])
+      : listYaml(dir).map((f) => [f, () => readFileSync(f, "utf8")]);
+  for (const [file, read] of sources) {
+    try {
+      const sp = parsePatternsText(read(), file);
+      out.set(sp.service, sp);
+    } catch (err) {
+      if (err instanceof ConfigError) problems.push(...err.problems);
+      else problems.push({ file, path: "", message: `cannot read file: ${(err as Error).message}` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
+
+/**
+ * The patterns folder, looked for in order: `$MCP_PATTERNS_DIR`, `./patterns`, `patterns/` next to
+ * the executable, and the repository's folder relative to this source file. Undefined when none
+ * holds a `.yml` file (the caller then uses the embedded copies).
+ */
+export function findPatternsDir(env: Record<string, string | undefined> = process.env): string | undefined {
+  // An explicit setting is honoured even if wrong, so a typo fails loudly instead of silently
+  // falling back to the shipped files.
+  if (env.MCP_PATTERNS_DIR) return resolve(env.MCP_PATTERNS_DIR);
+  const candidates = [
+    resolve("patterns"),
+    join(dirname(process.execPath), "patterns"),
+    // In a compiled binary import.meta.dir is inside the virtual /$bunfs, which never exists on disk.
+    resolve(import.meta.dir, "../../patterns"),
+  ];
+  return candidates.find((d) => listYaml(d, true).length > 0);
+}
+
+function listYaml(dir: string, quiet = false): string[] {
+  try {
+    if (quiet && (!existsSync(dir) || !statSync(dir).isDirectory())) return [];
+    return readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => join(dir, f));
+  } catch (cause) {
+    if (quiet) return [];
+    throw new ConfigError([
+      { file: dir, path: "", message: `cannot read folder: ${(cause as Error).message}` },
+    ]);
+  }
+}
+
+/** Names of `(?<name>…)` groups in a regex source, in order. */
+export function namedGroups(source: string): string[] {
+  return [...source.matchAll(/(?<!\\)\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
+}
+
+/** `${name}` placeholders anywhere in a remediation's actions, checks and rollback. */
+function placeholders(value: unknown): Set<string> {
+  const found = new Set<string>();
+  const walk = (x: unknown): void => {
+    if (typeof x === "string") for (const m of x.matchAll(/\$\{([A-Za-z_]\w*)\}/g)) found.add(m[1]!);
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (x && typeof x === "object") Object.values(x).forEach(walk);
+  };
+  walk(value);
+  return found;
+}
+
+/** A lookup from key path to 1-based line, for error messages. */
+function lineFinder(text: string): (path: Array<string | number>) => number | undefined {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  return (path) => {
+    let node = doc.contents as Node | null | undefined;
+    let best = node?.range ? lc.linePos(node.range[0]).line : undefined;
+    for (const key of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(key));
+        if (!pair) break;
+        node = pair.value as Node | null;
+      } else if (isSeq(node) && typeof key === "number") {
+        node = node.items[key] as Node | undefined;
+      } else break;
+      if (node?.range) best = lc.linePos(node.range[0]).line;
+    }
+    return best;
+  };
+}
