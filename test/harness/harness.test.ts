@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canConnect, postgresBinDir, startNginx, startPostgres, startSshd, waitFor } from "./index.ts";
@@ -7,6 +7,8 @@ import { canConnect, postgresBinDir, startNginx, startPostgres, startSshd, waitF
 const haveSshd = existsSync("/usr/sbin/sshd") && Bun.which("ssh") !== null;
 const haveNginx = existsSync("/usr/sbin/nginx");
 const havePostgres = postgresBinDir() !== null;
+// Bun 1.4.5 ignores bunfig's [test] timeout (5 s default); servers on a busy 2-core machine need more.
+setDefaultTimeout(60_000);
 
 /** `pid` and every process below it (a zombie counts as gone). */
 function tree(pid: number): number[] {
@@ -49,7 +51,7 @@ function ssh(s: Awaited<ReturnType<typeof startSshd>>, command: string) {
 }
 
 describe.skipIf(!haveSshd)("startSshd", () => {
-  test("accepts the client key for the test user over strict host key checking, and stops cleanly", async () => {
+  test("logs the test user in with the client key under strict host key checking, stops cleanly", async () => {
     const s = await startSshd();
     try {
       expect(s.hostKeyPub).toStartWith("ssh-ed25519 AAAA");
@@ -69,7 +71,7 @@ describe.skipIf(!haveSshd)("startSshd", () => {
     }
   });
 
-  test("kill() takes sshd down and restart() brings it back on the same port with the same host key", async () => {
+  test("kill() takes sshd down; restart() brings it back on the same port and host key", async () => {
     const s = await startSshd();
     try {
       s.kill();

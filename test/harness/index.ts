@@ -1,4 +1,5 @@
-// One import for tests: `import { startRedis, startSshd, startNginx, startPostgres } from "../harness/index.ts"`.
+// One import for tests:
+//   import { startNginx, startPostgres, startRedis, startSshd } from "../harness/index.ts";
 export * from "./nginx.ts";
 export * from "./ports.ts";
 export * from "./postgres.ts";

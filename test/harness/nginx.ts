@@ -44,8 +44,9 @@ export interface NginxServer {
 
 /**
  * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
- * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
+ * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
+ * process group, so that it lives long enough to clean up.
  */
 function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
   // A pid is signalled only while its command line still names our dir: pids get reused.

@@ -14,11 +14,11 @@ import { tempDir } from "./tmp.ts";
 export interface PostgresOptions {
   /** `max_connections`; collector tests set it low to provoke "sorry, too many clients already". */
   maxConnections?: number;
-  /** The non-superuser login role created for tests (default "mcpmon"); a database of the same name is its. */
+  /** Non-superuser login role created for tests (default "mcpmon"), owner of a database of that name. */
   user?: string;
   /** Password of that role and of "postgres" over TCP (scram-sha-256). */
   password?: string;
-  /** Extra postgresql.conf settings, written last so they win. Values are written as given (quote strings). */
+  /** Extra postgresql.conf settings, written last so they win; values verbatim (quote strings). */
   settings?: Record<string, string | number>;
 }
 
@@ -40,22 +40,23 @@ export interface PostgresServer {
   superuser: "postgres";
   user: string;
   password: string;
-  /** `postgres://user:password@127.0.0.1:PORT/db`; defaults: db "postgres", user "postgres", the test password. */
+  /** `postgres://user:password@127.0.0.1:PORT/db`; default db and user "postgres", the test password. */
   url(db?: string, user?: string, password?: string): string;
   /**
    * Run SQL through psql over the unix socket (trust auth, no password), unaligned and tuples only,
    * stopping at the first error: `(await pg.psql("select 1")).stdout === "1\n"`.
    */
   psql(sql: string, opts?: { db?: string; user?: string }): Promise<PsqlResult>;
-  /** Fast shutdown (SIGINT), then remove the temp dir. Idempotent; the same happens if the test process dies. */
+  /** Fast shutdown (SIGINT), then remove the temp dir. Idempotent; also done if the test process dies. */
   stop(): Promise<void>;
 }
 
 const PG_USER = "postgres";
 /**
  * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
- * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
+ * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
+ * process group, so that it lives long enough to clean up.
  */
 function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
   // A pid is signalled only while its command line still names our dir: pids get reused.
@@ -248,8 +249,10 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     pid: running.pid,
     user,
     password,
-    url: (db = "postgres", u = PG_USER, pw = password) =>
-      `postgres://${encodeURIComponent(u)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${encodeURIComponent(db)}`,
+    url: (db = "postgres", u = PG_USER, pw = password) => {
+      const enc = encodeURIComponent;
+      return `postgres://${enc(u)}:${enc(pw)}@127.0.0.1:${port}/${enc(db)}`;
+    },
     psql,
     async stop() {
       if (stopped) return;

@@ -17,7 +17,7 @@ export const SSH_TEST_USER = "mcpmon-test";
 export interface SshdOptions {
   /** Account to log in as: the dedicated test user (default) or "root". */
   user?: string;
-  /** Extra sshd_config lines, appended after the harness's own (sshd keeps the first value it reads). */
+  /** Extra sshd_config lines, placed before the harness's own so they win (sshd keeps the first value). */
   extraConfig?: string;
 }
 
@@ -43,15 +43,16 @@ export interface SshdServer {
   kill(): void;
   /** Start sshd again on the same port with the same keys (after kill(), or to drop all sessions). */
   restart(): Promise<void>;
-  /** Stop sshd and its sessions and remove the temp dir. Idempotent; the same happens if the test process dies. */
+  /** Stop sshd and its sessions and remove the temp dir. Idempotent; also done if the test process dies. */
   stop(): Promise<void>;
 }
 
 const SSHD = "/usr/sbin/sshd"; // sshd refuses to re-exec itself unless started by absolute path
 /**
  * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so it
- * signals those still running and removes the dir. It ignores the Ctrl-C that also reaches it through our process group.
+ * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
+ * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
+ * process group, so that it lives long enough to clean up.
  */
 function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
   // A pid is signalled only while its command line still names our dir: pids get reused.
@@ -95,7 +96,7 @@ export function ensureSshTestUser(name = SSH_TEST_USER): void {
   }
 }
 
-/** Every process below `pid`, children first found by scanning /proc (no pgrep dependency). */
+/** Every process below `pid`, found by scanning /proc (no dependency on pgrep). */
 function descendants(pid: number): number[] {
   const parents = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
@@ -142,6 +143,7 @@ function keygen(path: string, comment: string): { priv: string; pub: string } {
 
 function sshdConfig(dir: string, port: number, user: string, extra: string): string {
   return `${[
+    extra,
     `ListenAddress 127.0.0.1:${port}`,
     `HostKey ${join(dir, "ssh_host_ed25519_key")}`,
     `PidFile ${join(dir, "sshd.pid")}`,
@@ -163,7 +165,6 @@ function sshdConfig(dir: string, port: number, user: string, extra: string): str
     // Pools and parallel tests open many connections and channels; the defaults (10) drop some.
     "MaxStartups 200",
     "MaxSessions 200",
-    extra,
   ].join("\n")}\n`;
 }
 
