@@ -87,11 +87,15 @@ function maskWord(word: string): string {
   const m = WORD_PARTS_RE.exec(word);
   if (!m) return HOLE;
   if (m[2] === "") return word;
-  // Keep a closing bracket outside only when the prefix opened it: in `LOCAL(1.2.3.4),` the `)`
-  // belongs to the value.
-  const opens = m[1]!.length - m[1]!.replace(/[[(]/g, "").length;
+  // A closing bracket whose opener is inside the value belongs to the value (`LOCAL(1.2.3.4),`);
+  // one opened before the value (`(v001 … 0x01)`) stays as the message's punctuation.
+  let opens = 0;
+  for (const ch of m[2]!) if (ch === "(" || ch === "[") opens++;
   let tail = m[3]!;
-  while (tail.length - tail.replace(/[)\]]/g, "").length > opens) tail = tail.slice(1);
+  while (opens > 0 && (tail[0] === ")" || tail[0] === "]")) {
+    tail = tail.slice(1);
+    opens--;
+  }
   return m[1] + HOLE + tail;
 }
 
