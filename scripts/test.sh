@@ -25,7 +25,7 @@ if ! biome check . --diagnostic-level=error; then static_failed=$((static_failed
 echo "== bun test"
 log=.tmp/bun-test.log
 # Test files run one after another in one process; integration tests start their own servers.
-bun test "$@" 2>&1 | tee "$log"
+bun test --timeout 120000 "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # bun prints " 123 pass" and " 4 fail" in its closing block.
 passed=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -n1 | grep -oE '[0-9]+' || echo 0)
