@@ -88,6 +88,25 @@ describe("TemplateMiner", () => {
   });
 });
 
+test("a first word that is a value does not split the cluster, before and after a restore", () => {
+  const tail = "scheduler told me to run this job; however, the start time is not for 30 seconds";
+  const m = new TemplateMiner({ service: "mac" });
+  const a = m.add(`com.apple.heartbeat: ${tail}`);
+  const b = m.add(`com.apple.SafeBrowsing: ${tail}`);
+  expect(b.clusterId).toBe(a.clusterId);
+  expect(b.template).toBe(`<*>: ${tail.replace("30", "<*>")}`);
+  const copy = new TemplateMiner({ service: "mac" });
+  copy.restore(JSON.stringify(m.snapshot()));
+  expect(copy.add(`com.apple.CacheDelete: ${tail}`).fingerprint).toBe(a.fingerprint);
+});
+
+test("a different first word with a different message stays apart", () => {
+  const m = new TemplateMiner();
+  const a = m.add("disk sda1 is almost full on host");
+  const b = m.add("link eth0 is down again on host");
+  expect(b.clusterId).not.toBe(a.clusterId);
+});
+
 describe("template stores", () => {
   test("a miner saved and loaded through the store keeps its fingerprints", async () => {
     const store = memoryTemplateStore();

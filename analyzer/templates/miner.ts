@@ -91,7 +91,7 @@ export class TemplateMiner {
 
   constructor(opts: MinerOptions = {}) {
     this.service = opts.service ?? "";
-    this.similarity = opts.similarity ?? 0.7;
+    this.similarity = opts.similarity ?? 0.75;
     this.wideSimilarity = opts.wideSimilarity ?? 0.9;
     this.mask = opts.mask ?? DEFAULT_MASK;
     this.index = new ClusterIndex(opts.depth ?? 2);
