@@ -65,8 +65,13 @@ describe("TemplateMiner", () => {
     );
   });
 
-  test("restore rejects an unknown snapshot version", () => {
-    expect(() => new TemplateMiner().restore('{"v":9,"clusters":[],"aliases":{}}')).toThrow(/version/);
+  test("restore rejects an unknown version or a malformed snapshot and keeps its state", () => {
+    const m = new TemplateMiner();
+    const id = m.add(LINES[0]!).clusterId;
+    expect(() => m.restore('{"v":9,"clusters":[],"aliases":{}}')).toThrow(/version/);
+    expect(() => m.restore('{"v":1,"clusters":[{"id":"x"}],"aliases":{}}')).toThrow(/malformed/);
+    expect(() => m.restore("{not json")).toThrow(/JSON/);
+    expect(m.resolve(id)).toBe(id);
   });
 
   test("clusters that become equal merge; the older id survives and the younger resolves to it", () => {

@@ -12,6 +12,7 @@
  * alias, so lookups by either id still work; new lines of the absorbed cluster get the survivor's
  * fingerprint from then on.
  */
+import { McpError } from "../../core/errors.ts";
 import { shortHash } from "../../core/ids.ts";
 import { ClusterIndex, covers } from "./cluster-index.ts";
 import { DEFAULT_MASK, type MaskOptions, renderTemplate, tokenize, WILDCARD } from "./mask.ts";
@@ -168,8 +169,7 @@ export class TemplateMiner {
    * miner; ids and templates come from the snapshot, so fingerprints survive a retuning.
    */
   restore(snap: MinerSnapshot | string): void {
-    const s: MinerSnapshot = typeof snap === "string" ? JSON.parse(snap) : snap;
-    if (s.v !== 1) throw new Error(`unsupported template snapshot version ${String(s.v)}`);
+    const s = checkSnapshot(typeof snap === "string" ? parseJson(snap) : snap);
     for (const c of this.order) this.index.remove(c);
     this.byId.clear();
     this.aliases.clear();
@@ -259,4 +259,38 @@ export class TemplateMiner {
       changed,
     };
   }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new McpError("VALIDATION", "template snapshot is not valid JSON", { cause });
+  }
+}
+
+/**
+ * A snapshot comes from shared storage another version may have written: check its shape before
+ * trusting it, since a half-read state would silently change fingerprints.
+ */
+function checkSnapshot(raw: unknown): MinerSnapshot {
+  const s = raw as Partial<MinerSnapshot> | null;
+  if (s?.v !== 1) {
+    throw new McpError("VALIDATION", `unsupported template snapshot version ${String(s?.v)}`);
+  }
+  const ok =
+    Array.isArray(s.clusters) &&
+    typeof s.aliases === "object" &&
+    s.aliases !== null &&
+    s.clusters.every(
+      (c) =>
+        typeof c.id === "string" &&
+        Array.isArray(c.tokens) &&
+        Array.isArray(c.spaces) &&
+        c.tokens.length === c.spaces.length &&
+        typeof c.count === "number" &&
+        typeof c.example === "string",
+    );
+  if (!ok) throw new McpError("VALIDATION", "template snapshot is malformed");
+  return s as MinerSnapshot;
 }
