@@ -1,0 +1,295 @@
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import type { CheckpointRow } from "./checkpoint.ts";
+import { discover, type GlobRoot, globRoot } from "./discover.ts";
+import { LineReader, type LineSink } from "./reader.ts";
+import { type Fingerprint, fingerprint, newFileId, startOffset, verify } from "./rotation.ts";
+
+/** What the tailer feeds: one per followed file (the pipeline's per-file processor). */
+export interface FileConsumer {
+  line: LineSink;
+  /** The flush timeout expired with no new data: close any open (multiline) record. */
+  flush(): void;
+  /** Lowest offset something is still pending at (open record, open fold); the checkpoint stays below it. */
+  safeOffset(): number;
+  /** The file's offsets restart (copytruncate): close what is pending, then continue as `id` from 0. */
+  restart(id: string): void;
+}
+
+/** Telemetry hooks: the host logs and counts (the tailer imports no metrics). */
+export interface TailEvents {
+  opened(path: string, id: string, offset: number, resumed: boolean): void;
+  truncated(path: string, id: string): void;
+  replaced(path: string, oldId: string): void;
+  detached(path: string, id: string, deleted: boolean): void;
+  closed(path: string, id: string): void;
+  error(path: string, err: unknown): void;
+}
+
+export interface TailOptions {
+  globs: string[];
+  maxLineBytes: number;
+  chunkBytes?: number;
+  /** Unfinished lines and open records are closed after this long without new data. */
+  flushMs: number;
+  /** A rotated or deleted file stays open this long after its last data (late writes are read). */
+  rotateWaitMs?: number;
+  /** Files seen in the first scan of the first start begin at their end (read_from: end). */
+  firstStartFromEnd: boolean;
+  now?: () => number;
+}
+
+export interface TailedFile {
+  id: string;
+  dev: number;
+  ino: number;
+  path: string;
+  fd: number;
+  reader: LineReader;
+  consumer: FileConsumer;
+  fp: Fingerprint;
+  size: number;
+  /** No matching path leads to this inode any more (renamed away or deleted). */
+  detached: boolean;
+  deleted: boolean;
+  lastDataAt: number;
+  /** Offset last written to the checkpoint table; -1 = never written. */
+  committed: number;
+}
+
+/**
+ * Follows the files matching a client's globs. Files are keyed by `dev:ino` (never by path), so a
+ * renamed file keeps being read from its descriptor until its end, while the new file at the old
+ * path is opened as another file. Rotation, truncation and deletion are decided in `scan()`;
+ * `read()` only reads. All calls are synchronous and made from one loop.
+ */
+export class Tailer {
+  readonly roots: GlobRoot[];
+  readonly files = new Map<string, TailedFile>();
+  private readonly forgotten: string[] = [];
+  private readonly now: () => number;
+  private scans = 0;
+
+  constructor(
+    private readonly opts: TailOptions,
+    /** Checkpoints from the state database, by dev:ino; consumed as files are found. */
+    private readonly known: Map<string, CheckpointRow>,
+    private readonly makeConsumer: (id: string, path: string, offset: number) => FileConsumer,
+    private readonly events: TailEvents,
+  ) {
+    this.roots = opts.globs.map((g) => globRoot(g));
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Find new files, notice renamed, deleted and truncated ones, close drained ones. */
+  scan(): void {
+    const initial = this.scans++ === 0;
+    const seen = new Set<string>();
+    for (const path of discover(this.roots)) {
+      let st: ReturnType<typeof statSync>;
+      try {
+        st = statSync(path);
+      } catch {
+        continue; // gone between the listing and the stat
+      }
+      const key = `${st.dev}:${st.ino}`;
+      seen.add(key);
+      const f = this.files.get(key);
+      if (f) {
+        f.path = path;
+        f.detached = false;
+      } else this.open(path, initial);
+    }
+    const now = this.now();
+    for (const [key, f] of this.files) {
+      try {
+        const st = fstatSync(f.fd);
+        f.size = st.size;
+        if (!seen.has(key) && !f.detached) {
+          f.detached = true;
+          f.deleted = st.nlink === 0;
+          this.events.detached(f.path, f.id, f.deleted);
+        }
+        if (!f.detached) this.checkTruncation(f);
+        else if (this.drained(f) && now - f.lastDataAt >= (this.opts.rotateWaitMs ?? 5000))
+          this.closeFile(key, f);
+      } catch (err) {
+        this.events.error(f.path, err);
+      }
+    }
+  }
+
+  /**
+   * Read up to `budget` bytes across the files, a chunk at a time, while `canRead()` holds
+   * (it turns false when the spool is full). Returns the bytes read.
+   */
+  read(budget: number, canRead: () => boolean): number {
+    let total = 0;
+    let progress = true;
+    while (progress && total < budget) {
+      progress = false;
+      for (const f of this.files.values()) {
+        if (!canRead()) return total;
+        let n = 0;
+        try {
+          n = f.reader.readChunk(f.consumer.line);
+        } catch (err) {
+          this.events.error(f.path, err);
+        }
+        if (n > 0) {
+          total += n;
+          progress = true;
+          f.lastDataAt = this.now();
+          if (f.reader.pos > f.size) f.size = f.reader.pos;
+        }
+      }
+    }
+    return total;
+  }
+
+  /** Close unfinished lines and open records of files idle for `flushMs`. */
+  flushIdle(now = this.now()): void {
+    for (const f of this.files.values()) {
+      if (now - f.lastDataAt < this.opts.flushMs) continue;
+      f.reader.flushPartial(f.consumer.line);
+      f.consumer.flush();
+    }
+  }
+
+  /**
+   * The checkpoints to write: every file whose safe offset moved, plus files closed for good.
+   * Call `committed()` with the rows once the transaction holding them (and the events read before
+   * them) has committed.
+   */
+  checkpoints(): { rows: CheckpointRow[]; forget: string[] } {
+    const rows: CheckpointRow[] = [];
+    for (const f of this.files.values()) {
+      const offset = Math.min(f.reader.lineStart, f.consumer.safeOffset());
+      if (offset === f.committed) continue;
+      rows.push({
+        file_id: f.id,
+        dev: f.dev,
+        ino: f.ino,
+        path: f.path,
+        offset,
+        fp_len: f.fp.len,
+        fp_hash: f.fp.hash,
+      });
+    }
+    return { rows, forget: this.forgotten.splice(0) };
+  }
+
+  committed(rows: CheckpointRow[]): void {
+    const byId = new Map(rows.map((r) => [r.file_id, r.offset]));
+    for (const f of this.files.values()) {
+      const o = byId.get(f.id);
+      if (o !== undefined) f.committed = o;
+    }
+  }
+
+  /** Bytes written to followed files and not read yet. */
+  lag(): number {
+    let lag = 0;
+    for (const f of this.files.values()) lag += Math.max(0, f.size - f.reader.pos);
+    return lag;
+  }
+
+  close(): void {
+    for (const f of this.files.values()) closeQuietly(f.fd);
+    this.files.clear();
+  }
+
+  private open(path: string, initial: boolean): void {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (err) {
+      this.events.error(path, err); // e.g. permission denied: retried at the next scan
+      return;
+    }
+    const st = fstatSync(fd);
+    const key = `${st.dev}:${st.ino}`;
+    if (this.files.has(key)) {
+      closeQuietly(fd); // replaced by an already followed file between stat and open
+      return;
+    }
+    const row = this.known.get(key);
+    this.known.delete(key);
+    let id: string;
+    let offset = 0;
+    let fp: Fingerprint;
+    let resumed = false;
+    if (row) {
+      const v = verify(fd, row, false);
+      fp = v.fp;
+      if (v.kind === "same") {
+        ({ file_id: id, offset } = row);
+        resumed = true;
+      } else {
+        this.events.replaced(path, row.file_id);
+        this.forgotten.push(row.file_id);
+        id = newFileId(st, fp, this.now());
+      }
+    } else {
+      fp = fingerprint(fd, st.size);
+      id = newFileId(st, fp, this.now());
+      offset = startOffset(fd, st.size, initial && this.opts.firstStartFromEnd);
+    }
+    const reader = new LineReader(fd, offset, {
+      maxLineBytes: this.opts.maxLineBytes,
+      ...(this.opts.chunkBytes ? { chunkBytes: this.opts.chunkBytes } : {}),
+    });
+    const consumer = this.makeConsumer(id, path, offset);
+    this.files.set(key, {
+      id,
+      dev: st.dev,
+      ino: st.ino,
+      path,
+      fd,
+      reader,
+      consumer,
+      fp,
+      size: st.size,
+      detached: false,
+      deleted: false,
+      lastDataAt: this.now(),
+      // A new file's start is written at the next commit, so a read_from: end start survives a crash.
+      committed: resumed ? offset : -1,
+    });
+    this.events.opened(path, id, offset, resumed);
+  }
+
+  private checkTruncation(f: TailedFile): void {
+    const v = verify(f.fd, { offset: f.reader.pos, fp_len: f.fp.len, fp_hash: f.fp.hash }, true);
+    f.fp = v.fp;
+    if (v.kind === "same") return;
+    // Lines of the old content still pending are given first; then offsets restart under a new id.
+    f.reader.flushPartial(f.consumer.line);
+    const old = f.id;
+    f.id = newFileId(f, v.fp, this.now());
+    f.consumer.restart(f.id);
+    f.reader.reset(0);
+    f.committed = -1;
+    this.forgotten.push(old);
+    this.events.truncated(f.path, old);
+  }
+
+  private drained(f: TailedFile): boolean {
+    return f.reader.pos >= f.size && !f.reader.hasPartial && f.consumer.safeOffset() >= f.reader.pos;
+  }
+
+  private closeFile(key: string, f: TailedFile): void {
+    f.consumer.flush();
+    closeQuietly(f.fd);
+    this.files.delete(key);
+    this.forgotten.push(f.id);
+    this.events.closed(f.path, f.id);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
