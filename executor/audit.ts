@@ -1,0 +1,116 @@
+import { publishEvent, updateRecord } from "../broker/records.ts";
+import type { Broker } from "../broker/types.ts";
+import type { Fix, FixStatus, FixStep } from "../core/schemas/fix.ts";
+import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
+
+/**
+ * Writes of a running fix. Every write is fenced: it lands only while the record's `run.token`
+ * is still ours, so an executor that lost the fix (crashed and recovered by another) can never
+ * write over the newer run. A lost fence throws FencedOut and the run stops at once.
+ */
+export class FencedOut extends Error {
+  constructor(fixId: string) {
+    super(`fix ${fixId} is owned by another run`);
+    this.name = "FencedOut";
+  }
+}
+
+export class FixAudit {
+  constructor(
+    private readonly broker: Broker,
+    readonly fixId: string,
+    readonly token: number,
+  ) {}
+
+  private async write(change: (f: Fix) => Fix): Promise<Fix> {
+    const stored = await updateRecord<Fix>(this.broker, "fix", this.fixId, (cur) =>
+      cur && cur.run?.token === this.token ? change(cur) : undefined,
+    );
+    if (!stored) throw new FencedOut(this.fixId);
+    return stored.value;
+  }
+
+  /** Append a step to the record and publish it as a `fix.step` event. */
+  async step(step: FixStep): Promise<void> {
+    await this.write((f) => ({
+      ...f,
+      steps: [...(f.steps ?? []), step],
+      updated_at: new Date().toISOString(),
+    }));
+    await publishEvent(this.broker, {
+      type: "fix.step",
+      channel: "fixes",
+      subject: this.fixId,
+      data: { ...step },
+    });
+  }
+
+  async status(status: FixStatus, reason: string, extra: Partial<Fix> = {}): Promise<Fix> {
+    const fix = await this.write((f) => ({
+      ...f,
+      ...extra,
+      status,
+      status_reason: reason,
+      updated_at: new Date().toISOString(),
+    }));
+    await publishEvent(this.broker, {
+      type: "fix.status",
+      channel: "fixes",
+      subject: this.fixId,
+      data: { status, reason, incident_id: fix.incident_id, executor: fix.run?.executor },
+    });
+    return fix;
+  }
+}
+
+/** Status change of a fix that is not (or no longer) running: no fence, only a version check. */
+export async function setFixStatus(
+  broker: Broker,
+  fixId: string,
+  from: FixStatus,
+  status: FixStatus,
+  reason: string,
+): Promise<boolean> {
+  const stored = await updateRecord<Fix>(broker, "fix", fixId, (cur) =>
+    cur && cur.status === from
+      ? { ...cur, status, status_reason: reason, updated_at: new Date().toISOString() }
+      : undefined,
+  );
+  if (!stored) return false;
+  await publishEvent(broker, {
+    type: "fix.status",
+    channel: "fixes",
+    subject: fixId,
+    data: { status, reason, incident_id: stored.value.incident_id },
+  });
+  return true;
+}
+
+/** Mirror the fix's outcome on its incident (fixed_at feeds the analyzer's loop guard). */
+export async function setIncidentStatus(
+  broker: Broker,
+  incidentId: string,
+  to: IncidentStatus,
+  reason: string,
+): Promise<void> {
+  const now = new Date().toISOString();
+  let from: IncidentStatus | null = null;
+  const stored = await updateRecord<Incident>(broker, "incident", incidentId, (cur) => {
+    if (!cur) return undefined;
+    from = cur.status;
+    return {
+      ...cur,
+      status: to,
+      status_reason: reason,
+      fixed_at: to === "fixed" ? [...(cur.fixed_at ?? []), now] : cur.fixed_at,
+      history: [...(cur.history ?? []), { at: now, from: cur.status, to, reason }],
+    };
+  });
+  if (stored)
+    await publishEvent(broker, {
+      type: "incident.status",
+      channel: "incidents",
+      subject: incidentId,
+      data: { from, to, reason },
+    });
+}

@@ -1,0 +1,292 @@
+import { posix } from "node:path";
+import { errorMessage, McpError } from "../core/errors.ts";
+import type { ServicePatterns } from "../core/patterns/load.ts";
+import type { ArgShape, Policy } from "../core/patterns/schema.ts";
+import { checkAction, describeAction, pathReason } from "../core/policy/index.ts";
+import type { Action, Check } from "../core/schemas/actions.ts";
+import type { FixStep } from "../core/schemas/fix.ts";
+import type { ExecResult, Transport } from "./transport/types.ts";
+
+/**
+ * The host-side pieces of a fix: running one action or check, resolving symlinks against the
+ * policy, backing files up and restoring them. Each returns a FixStep for the audit trail.
+ */
+export type Phase = FixStep["phase"];
+const KEEP = 8 * 1024;
+
+function clip(s: string): string {
+  return s.length > KEEP
+    ? `${s.slice(0, KEEP)}\n[… ${s.length - KEEP} more characters in the host's output]`
+    : s;
+}
+
+export function stepFrom(
+  phase: Phase,
+  description: string,
+  started: Date,
+  r: ExecResult,
+  ok: boolean,
+): FixStep {
+  return {
+    phase,
+    description: r.timedOut ? `${description} (timed out)` : description,
+    ok,
+    exit_code: r.code,
+    stdout: clip(r.stdout),
+    stderr: clip(r.stderr),
+    started_at: started.toISOString(),
+    duration_ms: Math.round(r.durationMs),
+  };
+}
+
+export function failedStep(phase: Phase, description: string, started: Date, err: unknown): FixStep {
+  return {
+    phase,
+    description,
+    ok: false,
+    stderr: errorMessage(err),
+    started_at: started.toISOString(),
+    duration_ms: Date.now() - started.getTime(),
+  };
+}
+
+export interface StepContext {
+  transport: Transport;
+  service: ServicePatterns;
+  /** Per-action timeout when the action has none (ssh_settings.command_timeout). */
+  timeoutMs: number;
+}
+
+/** Run the service's validate/reload/restart op as the patterns file maps it. */
+export async function serviceOp(
+  ctx: StepContext,
+  op: "validate" | "reload" | "restart",
+  phase: Phase,
+  expectExit = 0,
+): Promise<FixStep> {
+  const started = new Date();
+  const spec = ctx.service.spec.service_ops[op];
+  if (!spec) return failedStep(phase, `service ${op}`, started, `no ${op} operation in ${ctx.service.file}`);
+  const argv = [spec.program, ...(spec.args ?? [])];
+  const r = await ctx.transport.exec(argv, {
+    timeoutMs: spec.timeout_s ? spec.timeout_s * 1000 : ctx.timeoutMs,
+  });
+  return stepFrom(phase, `service ${op}: ${argv.join(" ")}`, started, r, r.code === expectExit);
+}
+
+/** One action or check. Transport errors propagate: the caller decides retry or rollback. */
+export async function runStep(ctx: StepContext, a: Action | Check, phase: Phase): Promise<FixStep> {
+  const started = new Date();
+  const expectExit = "expect_exit" in a && typeof a.expect_exit === "number" ? a.expect_exit : 0;
+  switch (a.type) {
+    case "run": {
+      const timeoutMs = a.timeout_s ? a.timeout_s * 1000 : ctx.timeoutMs;
+      const r = await ctx.transport.exec([a.program, ...(a.args ?? [])], { timeoutMs });
+      const desc = expectExit === 0 ? describeAction(a) : `${describeAction(a)} (expect exit ${expectExit})`;
+      return stepFrom(phase, desc, started, r, r.code === expectExit);
+    }
+    case "service":
+      return await serviceOp(ctx, a.op, phase, expectExit);
+    case "write_file": {
+      const mode = a.mode === undefined ? undefined : Number.parseInt(a.mode, 8);
+      try {
+        await ctx.transport.writeFile(a.path, a.content, mode === undefined ? {} : { mode });
+      } catch (err) {
+        if (err instanceof McpError && err.retryable && err.code !== "TRANSPORT") throw err;
+        return failedStep(phase, describeAction(a), started, err);
+      }
+      const bytes = Buffer.byteLength(a.content);
+      return {
+        phase,
+        description: `${describeAction(a)} (${bytes} bytes)`,
+        ok: true,
+        started_at: started.toISOString(),
+        duration_ms: Date.now() - started.getTime(),
+      };
+    }
+    case "http": {
+      const { status } = await ctx.transport.httpGet(a.url, ctx.timeoutMs);
+      return {
+        phase,
+        description: `GET ${a.url} → ${status} (expect ${a.expect_status})`,
+        ok: status === a.expect_status,
+        exit_code: status,
+        started_at: started.toISOString(),
+        duration_ms: Date.now() - started.getTime(),
+      };
+    }
+  }
+}
+
+/**
+ * Symlink escape: every path the policy allowed is resolved on the host and checked again against
+ * the same roots. `/var/www/html/x -> /etc/shadow` passes the pure check but not this one.
+ */
+export async function symlinkReasons(
+  policy: Policy,
+  transport: Transport,
+  items: Array<{ a: unknown; kind: "action" | "precondition" | "verify" | "rollback" }>,
+): Promise<string[]> {
+  const reasons: string[] = [];
+  for (const { a, kind } of items) {
+    const verdict = checkAction(policy, a, kind);
+    const rule = policy.rules.find((r) => r.id === verdict.rule);
+    if (!rule) continue;
+    const paths: Array<{ path: string; roots: string[]; dirs: boolean }> = [];
+    if (rule.type === "write_file" && (a as Action).type === "write_file")
+      paths.push({ path: (a as { path: string }).path, roots: rule.path.roots, dirs: false });
+    if (rule.type === "run") {
+      const args = (a as { args?: string[] }).args ?? [];
+      args.forEach((arg, i) => {
+        const shape: ArgShape | undefined = i < rule.args.length ? rule.args[i] : rule.rest;
+        if (shape && "path" in shape)
+          paths.push({ path: arg, roots: shape.path.roots, dirs: shape.path.allow_dirs ?? false });
+      });
+    }
+    for (const p of paths) {
+      const real = await transport.realpath(p.path);
+      if (real === (posix.normalize(p.path).replace(/\/+$/, "") || "/")) continue;
+      // Roots may themselves be symlinks (/var/www -> /srv/www): resolve them the same way.
+      const roots = await Promise.all(p.roots.map((r) => transport.realpath(r).catch(() => r)));
+      if (pathReason(real, [...new Set([...p.roots, ...roots])], p.dirs))
+        reasons.push(
+          `${describeAction(a)}: "${p.path}" resolves to "${real}" on the host, which is not under ${p.roots.join(", ")}`,
+        );
+    }
+  }
+  return reasons;
+}
+
+/** What was saved before a fix, written beside the copies so a crashed run can be undone later. */
+export interface BackupEntry {
+  path: string;
+  existed: boolean;
+  backup?: string;
+  isDirectory?: boolean;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  sha256?: string;
+}
+
+export function backupDir(root: string, fixId: string): string {
+  return posix.join(root, fixId.replace(/[^A-Za-z0-9_.-]/g, "_"));
+}
+
+/** Copy each target with `cp -a` (mode, owner, times kept) and write manifest.json. */
+export async function backup(
+  ctx: StepContext,
+  dir: string,
+  targets: string[],
+  steps: (s: FixStep) => Promise<void>,
+): Promise<{ ok: boolean; entries: BackupEntry[] }> {
+  const entries: BackupEntry[] = [];
+  const started = new Date();
+  const mk = await ctx.transport.exec(["mkdir", "-p", "-m", "700", "--", dir]);
+  if (mk.code !== 0) {
+    await steps(stepFrom("backup", `create backup folder ${dir}`, started, mk, false));
+    return { ok: false, entries };
+  }
+  for (const [i, path] of [...new Set(targets)].entries()) {
+    const t0 = new Date();
+    const st = await ctx.transport.stat(path);
+    if (!st) {
+      entries.push({ path, existed: false });
+      await steps({
+        phase: "backup",
+        description: `${path} does not exist yet (a rollback removes it)`,
+        ok: true,
+        started_at: t0.toISOString(),
+        duration_ms: Date.now() - t0.getTime(),
+      });
+      continue;
+    }
+    const copy = posix.join(dir, `${i}-${posix.basename(path)}`);
+    const r = await ctx.transport.exec(["cp", "-a", "--", path, copy]);
+    const ok = r.code === 0;
+    await steps(stepFrom("backup", `cp -a ${path} ${copy}`, t0, r, ok));
+    if (!ok) return { ok: false, entries };
+    entries.push({
+      path,
+      existed: true,
+      backup: copy,
+      isDirectory: st.isDirectory,
+      mode: st.mode,
+      uid: st.uid,
+      gid: st.gid,
+      sha256: st.sha256,
+    });
+  }
+  await ctx.transport.writeFile(posix.join(dir, "manifest.json"), JSON.stringify(entries, null, 2), {
+    mode: 0o600,
+  });
+  return { ok: true, entries };
+}
+
+export async function readManifest(transport: Transport, dir: string): Promise<BackupEntry[] | null> {
+  if (!(await transport.stat(posix.join(dir, "manifest.json")))) return null;
+  return JSON.parse(Buffer.from(await transport.readFile(posix.join(dir, "manifest.json"))).toString("utf8"));
+}
+
+/**
+ * Put every backed-up file back byte for byte with its mode and owner: `cp -a` to a temp name in
+ * the same folder, then an atomic rename, then a stat to prove checksum, mode and owner match.
+ * Folders (service config dirs) are left as they are: the copy stays in the backup folder.
+ */
+export async function restore(ctx: StepContext, entries: BackupEntry[]): Promise<FixStep[]> {
+  const steps: FixStep[] = [];
+  for (const e of entries) {
+    const started = new Date();
+    try {
+      if (!e.existed) {
+        const r = await ctx.transport.exec(["rm", "-f", "--", e.path]);
+        steps.push(stepFrom("restore", `remove ${e.path} (did not exist before)`, started, r, r.code === 0));
+        continue;
+      }
+      if (e.isDirectory) {
+        const now = await ctx.transport.stat(e.path);
+        steps.push({
+          phase: "restore",
+          description: `folder ${e.path} left as is (copy kept at ${e.backup})`,
+          ok: Boolean(now),
+          started_at: started.toISOString(),
+          duration_ms: 0,
+        });
+        continue;
+      }
+      const now = await ctx.transport.stat(e.path);
+      if (now && now.sha256 === e.sha256 && now.mode === e.mode && now.uid === e.uid && now.gid === e.gid) {
+        steps.push({
+          phase: "restore",
+          description: `${e.path} unchanged`,
+          ok: true,
+          started_at: started.toISOString(),
+          duration_ms: Date.now() - started.getTime(),
+        });
+        continue;
+      }
+      const tmp = posix.join(posix.dirname(e.path), `.mcpmon-restore-${posix.basename(e.backup!)}`);
+      const cp = await ctx.transport.exec(["cp", "-a", "--", e.backup!, tmp]);
+      const mv = cp.code === 0 ? await ctx.transport.exec(["mv", "-f", "-T", "--", tmp, e.path]) : cp;
+      const after = await ctx.transport.stat(e.path);
+      const exact = Boolean(
+        after &&
+          after.sha256 === e.sha256 &&
+          after.mode === e.mode &&
+          after.uid === e.uid &&
+          after.gid === e.gid,
+      );
+      const s = stepFrom(
+        "restore",
+        `restore ${e.path} from ${e.backup}${exact ? " (checksum, mode and owner match)" : " (MISMATCH after restore)"}`,
+        started,
+        mv,
+        mv.code === 0 && exact,
+      );
+      steps.push(s);
+    } catch (err) {
+      steps.push(failedStep("restore", `restore ${e.path}`, started, err));
+    }
+  }
+  return steps;
+}
