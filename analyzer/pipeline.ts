@@ -1,0 +1,257 @@
+/**
+ * What happens to one entry of `mcp:errors`: redact again, strip the header, mine the template,
+ * count the event into its incident, and, for the one caller that must analyse, try rules first,
+ * then the shared cache, then Claude (or, offline, hand it to a human with a reason).
+ */
+import type { Broker, Delivery } from "../broker/types.ts";
+import type { CentralConfig } from "../core/config/central.ts";
+import type { Logger } from "../core/log.ts";
+import type { ServicePatterns } from "../core/patterns/index.ts";
+import type { Pattern } from "../core/patterns/schema.ts";
+import { redact } from "../core/redact/index.ts";
+import { decode } from "../core/schemas/codec.ts";
+import { ErrorEvent } from "../core/schemas/error-event.ts";
+import type { Incident } from "../core/schemas/incident.ts";
+import type { TokenStats } from "./budget.ts";
+import type { AnalysisCache } from "./cache.ts";
+import type { Batcher } from "./claude/batcher.ts";
+import { incidentId, recordEvent } from "./incidents.ts";
+import { submitProposal, toHuman } from "./proposals.ts";
+import { remediationFields, ruleProposal } from "./rules.ts";
+import type { TemplateMiner } from "./templates/miner.ts";
+import { brokerTemplateStore, loadMiner, saveMiner, type TemplateStore } from "./templates/store.ts";
+import type { Outcome, Proposal } from "./types.ts";
+
+/** Redeliveries are recognised by event id for a week, far beyond any pending entry's life. */
+const SEEN_TTL_MS = 7 * 24 * 3_600_000;
+const MAX_MESSAGE = 8_192;
+
+export const OFFLINE_REASON =
+  "Claude is not enabled (no API key): set CLAUDE_API_KEY or ANTHROPIC_API_KEY (or claude_api_key in the central config) and restart the analyzer; only rules and cached analyses are used meanwhile";
+
+export interface PipelineCounters {
+  events: number;
+  duplicates: number;
+  incidents_created: number;
+  analyses: number;
+  rule_hits: number;
+  cache_hits: number;
+  claude_proposals: number;
+  needs_human: number;
+  fixes_queued: number;
+  fixes_awaiting: number;
+  fixes_refused: number;
+}
+
+export interface PipelineDeps {
+  broker: Broker;
+  config: CentralConfig;
+  patterns: Map<string, ServicePatterns>;
+  log: Logger;
+  cache: AnalysisCache;
+  stats: TokenStats;
+  /** Null in offline mode. */
+  batcher: Batcher | null;
+  templates?: TemplateStore;
+}
+
+export class Pipeline {
+  readonly counters: PipelineCounters = {
+    events: 0,
+    duplicates: 0,
+    incidents_created: 0,
+    analyses: 0,
+    rule_hits: 0,
+    cache_hits: 0,
+    claude_proposals: 0,
+    needs_human: 0,
+    fixes_queued: 0,
+    fixes_awaiting: 0,
+    fixes_refused: 0,
+  };
+  private readonly miners = new Map<string, Promise<TemplateMiner>>();
+  private readonly dirty = new Set<string>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly store: TemplateStore;
+  /** Incident of each entry whose analysis is still unfinished (for dead-lettering). */
+  private readonly entryIncident = new Map<string, string>();
+
+  constructor(private readonly d: PipelineDeps) {
+    this.store = d.templates ?? brokerTemplateStore(d.broker, d.broker.keys.hash("templates"));
+  }
+
+  /** Decode an entry; throws a non-retryable VALIDATION error for a malformed one. */
+  decode(entry: Delivery): ErrorEvent {
+    return decode(ErrorEvent, entry.fields);
+  }
+
+  /** Process one delivery; throws to leave the entry pending (it will be retried or dead-lettered). */
+  async handle(entry: Delivery): Promise<void> {
+    const { broker, config, patterns } = this.d;
+    const event = this.decode(entry);
+    const seenKey = `analyzer:${event.event_id}`;
+    const first = await broker.markSeen(seenKey, SEEN_TTL_MS);
+    if (!first) this.counters.duplicates++;
+    let counted = false;
+    try {
+      const sp = patterns.get(event.service);
+      const message = redact(event.message.slice(0, MAX_MESSAGE)).text;
+      const miner = await this.miner(event.service);
+      const mined = miner.add(stripHeader(sp, message), event.pattern_id);
+      if (mined.changed) this.dirty.add(event.service);
+      const pattern = sp?.patterns.find((p) => p.pattern.id === event.pattern_id)?.pattern;
+      const fields = Object.fromEntries(
+        Object.entries(event.fields ?? {}).map(([k, v]) => [k, redact(v).text]),
+      );
+      const id = incidentId(mined.fingerprint, event, remediationFields(pattern));
+      const rec = await this.serial(id, () =>
+        recordEvent(broker, {
+          event: { ...event, fields },
+          incidentId: id,
+          fingerprint: mined.fingerprint,
+          template: mined.template,
+          sample: message,
+          count: first,
+          redelivered: entry.deliveries > 1,
+          loopGuard: {
+            maxFixes: config.incidents.loop_guard_max_fixes,
+            windowMinutes: config.incidents.loop_guard_window_minutes,
+          },
+        }),
+      );
+      counted = true;
+      this.entryIncident.set(entry.id, id);
+      this.counters.events++;
+      if (rec.created) this.counters.incidents_created++;
+      if (rec.analyze) await this.analyze(rec.incident, pattern);
+    } catch (err) {
+      // Not counted yet: forget the id so the retry counts it. Counted but analysis failed: keep it,
+      // the retry (a redelivery) takes the analysis over without counting twice.
+      if (first && !counted) await broker.unmarkSeen(seenKey).catch(() => {});
+      throw err;
+    }
+  }
+
+  incidentOf(entryId: string): string | undefined {
+    return this.entryIncident.get(entryId);
+  }
+  forget(entryId: string): void {
+    this.entryIncident.delete(entryId);
+  }
+
+  /** Rules, then cache, then Claude; the incident ends proposed/queued/awaiting or needs_human. */
+  async analyze(incident: Incident, pattern: Pattern | undefined): Promise<void> {
+    this.counters.analyses++;
+    const round = incident.regressions ?? 0;
+    const rule = ruleProposal(pattern, incident.fields ?? {});
+    let outcome: Outcome;
+    if (rule?.ok) {
+      this.counters.rule_hits++;
+      this.d.stats.count("rule_hits");
+      outcome = {
+        kind: "proposal",
+        proposal: { ...rule.analysis, incident_id: incident.incident_id, source: "rule" },
+      };
+    } else if (rule && !rule.ok) {
+      outcome = { kind: "needs_human", source: "rule", reason: rule.reason };
+    } else {
+      // After a regression the cached analysis evidently did not hold: ask afresh.
+      const cached = round === 0 ? await this.d.cache.get(incident.fingerprint) : null;
+      if (cached) {
+        this.counters.cache_hits++;
+        this.d.stats.count("cache_hits");
+        outcome = {
+          kind: "proposal",
+          proposal: { ...cached, incident_id: incident.incident_id, source: "cache" },
+        };
+      } else if (!this.d.batcher) {
+        outcome = { kind: "needs_human", source: "none", reason: OFFLINE_REASON };
+      } else {
+        outcome = await this.d.batcher.submit(incident);
+        if (outcome.kind === "proposal") this.counters.claude_proposals++;
+      }
+    }
+    await this.apply(incident, outcome);
+  }
+
+  private async apply(incident: Incident, outcome: Outcome): Promise<void> {
+    if (outcome.kind === "needs_human") {
+      this.counters.needs_human++;
+      await toHuman(this.d.broker, incident, outcome.reason, { source: outcome.source });
+      return;
+    }
+    const r = await submitProposal(
+      {
+        broker: this.d.broker,
+        patterns: this.d.patterns,
+        autoApproveMaxRisk: this.d.config.executor.auto_approve_max_risk,
+      },
+      incident,
+      outcome.proposal as Proposal,
+    );
+    if (r.status === "queued") this.counters.fixes_queued++;
+    else if (r.status === "awaiting_approval") this.counters.fixes_awaiting++;
+    else {
+      this.counters.needs_human++;
+      if (r.fix?.status === "refused") this.counters.fixes_refused++;
+    }
+    this.d.log.info(
+      {
+        incident_id: incident.incident_id,
+        service: incident.service,
+        source: outcome.proposal.source,
+        fix_id: r.fix?.fix_id,
+        status: r.status,
+      },
+      `incident ${incident.incident_id} → ${r.status}`,
+    );
+  }
+
+  /** Serialise writes to one incident inside this process: concurrent CAS on a hot key only wastes retries. */
+  private async serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+
+  private miner(service: string): Promise<TemplateMiner> {
+    let m = this.miners.get(service);
+    if (!m) {
+      m = loadMiner(this.store, service).catch((err) => {
+        this.miners.delete(service);
+        throw err;
+      });
+      this.miners.set(service, m);
+    }
+    return m;
+  }
+
+  /** Persist templates that changed, so other workers and restarts agree on fingerprints. */
+  async saveTemplates(): Promise<void> {
+    const services = [...this.dirty];
+    this.dirty.clear();
+    for (const s of services) {
+      const m = this.miners.get(s);
+      if (m) await saveMiner(this.store, await m).catch(() => this.dirty.add(s));
+    }
+  }
+}
+
+/**
+ * The message part of a record: the patterns file's header regex removed when it matches at the
+ * start (the same rule as collector/header.ts; components meet only through core, so it is
+ * repeated here rather than imported from the collector).
+ */
+export function stripHeader(sp: ServicePatterns | undefined, record: string): string {
+  const re = sp?.header;
+  if (!re) return record;
+  re.lastIndex = 0;
+  const m = re.exec(record);
+  return m && m.index === 0 ? record.slice(m[0].length) : record;
+}

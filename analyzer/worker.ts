@@ -1,0 +1,253 @@
+/**
+ * Analyzer workers: `processing.error_processors` consumers in the group `analyzers` on
+ * `mcp:errors`. Several processes on several machines share the work through the group.
+ *
+ * Delivery invariants:
+ * - an entry is acknowledged only after its effect is durable (incident counted; for the entry that
+ *   triggered an analysis, the fix record written and the incident moved on);
+ * - a consumer first finishes its own pending entries (from "0"), and every consumer periodically
+ *   claims entries idle longer than `claim_idle_ms` (a dead consumer's, or its own failed ones);
+ * - an entry delivered `max_deliveries` times without success goes to `mcp:dlq` with the reason;
+ * - while the pause flag is set nothing new is read.
+ */
+import { hostname } from "node:os";
+import type Anthropic from "@anthropic-ai/sdk";
+import { GROUPS } from "../broker/keys.ts";
+import { isPaused } from "../broker/records.ts";
+import type { Broker, Delivery } from "../broker/types.ts";
+import type { CentralConfig } from "../core/config/central.ts";
+import { errorMessage, isMcpError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { ServicePatterns } from "../core/patterns/index.ts";
+import { budgetWindowMs, TokenBudget, TokenStats } from "./budget.ts";
+import { AnalysisCache } from "./cache.ts";
+import { Batcher } from "./claude/batcher.ts";
+import { ClaudeCaller } from "./claude/client.ts";
+import { recordDeadLetter } from "./operator.ts";
+import { Pipeline, type PipelineCounters } from "./pipeline.ts";
+
+export interface AnalyzerOptions {
+  broker: Broker;
+  config: CentralConfig;
+  /** "" = offline mode: rules and cache only. */
+  apiKey: string;
+  patterns: Map<string, ServicePatterns>;
+  log: Logger;
+  /** A ready SDK client (tests); default: built from apiKey and `claude.base_url`. */
+  anthropicClient?: Anthropic;
+  /** Consumer name prefix; stable across restarts lets a restarted process finish its own pending entries. */
+  consumerPrefix?: string;
+  /** Budget window; 60 s unless a test shortens it. */
+  budgetWindowMs?: number;
+  /** Entries one consumer works on at once (most of them wait briefly on the incident's lock or a batch). */
+  maxInflight?: number;
+}
+
+export interface AnalyzerStats extends PipelineCounters {
+  consumers: number;
+  acked: number;
+  dead_lettered: number;
+  failed: number;
+  inflight: number;
+  batch_waiting: number;
+  claude_requests: number;
+  offline: boolean;
+  paused: boolean;
+}
+
+export interface Analyzers {
+  /** Stop reading, abort waiting batches (their entries stay pending), flush figures and templates. */
+  stop(): Promise<void>;
+  stats(): AnalyzerStats;
+}
+
+/**
+ * Start the analyzer consumers of this process.
+ *
+ * @example
+ *   const { config, apiKey } = loadCentralConfig("configs/mcp-config.yml");
+ *   const a = await startAnalyzers({ broker, config, apiKey, patterns: loadPatternsDir(), log });
+ *   process.on("SIGTERM", () => a.stop());
+ */
+export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> {
+  const { broker, config, log } = opts;
+  const stream = broker.keys.errors;
+  const group = GROUPS.analyzers;
+  await broker.ensureGroup(stream, group, "0");
+
+  const stats = new TokenStats(broker, config.claude.model);
+  const budget = new TokenBudget(broker, {
+    limit: config.token_limits.max_tokens_per_minute,
+    windowMs: opts.budgetWindowMs ?? budgetWindowMs(),
+  });
+  const cache = new AnalysisCache(broker, config.token_limits.cache_ttl_hours);
+  const offline = !opts.apiKey && !opts.anthropicClient;
+  const batcher = offline
+    ? null
+    : new Batcher({
+        caller: new ClaudeCaller({
+          apiKey: opts.apiKey,
+          baseURL: config.claude.base_url,
+          timeoutMs: config.claude.timeout_s * 1000,
+          maxRetries: config.claude.max_retries,
+          budget,
+          stats,
+          log,
+          ...(opts.anthropicClient ? { client: opts.anthropicClient } : {}),
+        }),
+        model: config.claude.model,
+        maxTokens: config.claude.max_tokens,
+        batchSize: config.token_limits.batch_size,
+        batchWaitMs: config.claude.batch_wait_ms,
+        criticalServices: config.processing.critical_services,
+        patterns: opts.patterns,
+        log,
+        onAnalysis: (inc, analysis) => cache.set(inc.fingerprint, analysis),
+      });
+  if (offline) log.warn("analyzer in offline mode: no Claude API key, rules and cache only");
+  const pipeline = new Pipeline({ broker, config, patterns: opts.patterns, log, cache, stats, batcher });
+
+  const counts = { acked: 0, dead_lettered: 0, failed: 0 };
+  let inflight = 0;
+  let stopping = false;
+  let paused = false;
+  const maxInflight = opts.maxInflight ?? 64;
+  const maxDeliveries = config.processing.max_deliveries;
+  const claimIdleMs = config.processing.claim_idle_ms;
+  const prefix = opts.consumerPrefix ?? `analyzer-${hostname()}-${process.pid}`;
+
+  async function deliver(consumer: string, entry: Delivery): Promise<void> {
+    try {
+      if (entry.deliveries > maxDeliveries) {
+        await deadLetter(
+          entry,
+          `delivered ${entry.deliveries} times without success (max_deliveries ${maxDeliveries})`,
+        );
+        return;
+      }
+      await pipeline.handle(entry);
+      await broker.ack(stream, group, [entry.id]);
+      pipeline.forget(entry.id);
+      counts.acked++;
+    } catch (err) {
+      counts.failed++;
+      const permanent = isMcpError(err) && !err.retryable && err.code === "VALIDATION";
+      if (permanent || entry.deliveries >= maxDeliveries) {
+        await deadLetter(
+          entry,
+          `${permanent ? "invalid entry" : `failed ${entry.deliveries} times`}: ${errorMessage(err)}`,
+        ).catch((e) =>
+          log.error(
+            { err: errorMessage(e), entry: entry.id },
+            "dead-lettering failed; the entry stays pending",
+          ),
+        );
+      } else {
+        // Left pending: claimIdle hands it to a consumer (maybe this one) after claim_idle_ms.
+        log.warn(
+          { consumer, entry: entry.id, deliveries: entry.deliveries, err: errorMessage(err) },
+          "analysis failed; entry stays pending",
+        );
+      }
+    }
+  }
+
+  async function deadLetter(entry: Delivery, reason: string): Promise<void> {
+    await broker.deadLetter(stream, group, entry, reason);
+    counts.dead_lettered++;
+    log.error({ entry: entry.id, reason }, "entry moved to the dead-letter stream");
+    // The incident this entry was analysing must not stay `analyzing` forever.
+    const incident = pipeline.incidentOf(entry.id);
+    if (incident) await recordDeadLetter(broker, incident, reason).catch(() => {});
+    pipeline.forget(entry.id);
+  }
+
+  const loops: Promise<void>[] = [];
+  const waiters: Array<() => void> = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  const room = async (perConsumer: { n: number }) => {
+    while (!stopping && perConsumer.n >= maxInflight) await new Promise<void>((r) => waiters.push(r));
+  };
+
+  async function consume(consumer: string): Promise<void> {
+    const mine = { n: 0 };
+    const track = async (entries: Delivery[]) => {
+      for (const e of entries) {
+        await room(mine);
+        if (stopping) return;
+        mine.n++;
+        inflight++;
+        void deliver(consumer, e).finally(() => {
+          mine.n--;
+          inflight--;
+          wake();
+        });
+      }
+    };
+    // Own pending entries first: what a previous run under this name left unfinished.
+    for (let round = 0; round < 100 && !stopping; round++) {
+      const own = await broker.readGroup(stream, group, consumer, { from: "0", count: 100 });
+      if (own.length === 0) break;
+      await track(own);
+      while (!stopping && mine.n > 0) await new Promise<void>((r) => waiters.push(r));
+    }
+    let lastClaim = 0;
+    while (!stopping) {
+      try {
+        paused = await isPaused(broker);
+        if (paused) {
+          await Bun.sleep(1_000);
+          continue;
+        }
+        await room(mine);
+        if (stopping) break;
+        if (Date.now() - lastClaim >= Math.min(claimIdleMs, 5_000)) {
+          lastClaim = Date.now();
+          const claimed = await broker.claimIdle(stream, group, consumer, claimIdleMs, {
+            count: Math.max(1, maxInflight - mine.n),
+          });
+          await track(claimed.entries);
+        }
+        const entries = await broker.readGroup(stream, group, consumer, {
+          count: Math.max(1, Math.min(100, maxInflight - mine.n)),
+          blockMs: 500,
+        });
+        await track(entries);
+      } catch (err) {
+        if (stopping) break;
+        log.error({ consumer, err: errorMessage(err) }, "analyzer read failed; retrying");
+        await Bun.sleep(1_000);
+      }
+    }
+    while (mine.n > 0) await new Promise<void>((r) => waiters.push(r));
+  }
+
+  for (let i = 0; i < config.processing.error_processors; i++) loops.push(consume(`${prefix}-${i}`));
+  const saver = setInterval(() => void pipeline.saveTemplates().catch(() => {}), 5_000);
+  log.info({ consumers: config.processing.error_processors, offline, prefix }, "analyzers started");
+
+  return {
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(saver);
+      batcher?.stop();
+      wake();
+      await Promise.all(loops);
+      await pipeline.saveTemplates().catch(() => {});
+      await stats.flush().catch(() => {});
+    },
+    stats: () => ({
+      ...pipeline.counters,
+      ...counts,
+      consumers: config.processing.error_processors,
+      inflight,
+      batch_waiting: batcher?.waiting ?? 0,
+      claude_requests: batcher?.requests ?? 0,
+      offline,
+      paused,
+    }),
+  };
+}
