@@ -176,6 +176,8 @@ export interface TokenStatus extends TokenTotals {
   left_this_window: number;
   /** Analyses served without a Claude call. */
   calls_avoided: number;
+  /** Same as cost_usd: list prices of the model family, an estimate. */
+  estimated_cost_usd: number;
 }
 
 /** Read the shared figures; works from any process (the API reads what the analyzers wrote). */
@@ -205,5 +207,6 @@ export async function readTokenStatus(
     used_this_window: used,
     left_this_window: Math.max(0, limit - used),
     calls_avoided: sum.cache_hits + sum.rule_hits,
+    estimated_cost_usd: sum.cost_usd,
   };
 }
