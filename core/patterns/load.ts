@@ -62,7 +62,7 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
     problems.push({ file, line: lines(path), path: path.join("."), message });
   };
 
-  const stem = basename(file.replace(/^embedded:/, "")).replace(/\.ya?ml$/, "");
+  const stem = stemOf(file);
   if (stem !== spec.service)
     problem(["service"], `must equal the file name "${stem}", got "${spec.service}"`);
 
@@ -125,17 +125,25 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
 /**
  * Every service in `dir` (default: `findPatternsDir()`), by service name. With `null` (no folder), the
  * four shipped files embedded in the binary are used, so `mcpmon collect` works from an empty folder.
- * All files are checked and all problems are reported in one ConfigError.
+ * With `withShipped`, shipped services the folder lacks are added too (a folder holding only
+ * `myapp.yml` then adds a service instead of replacing the four). All files are checked and all
+ * problems are reported in one ConfigError.
  */
 export function loadPatternsDir(
   dir: string | null = findPatternsDir() ?? null,
+  opts: { withShipped?: boolean } = {},
 ): Map<string, ServicePatterns> {
   const out = new Map<string, ServicePatterns>();
   const problems: ConfigProblem[] = [];
+  const shipped = Object.entries(EMBEDDED_PATTERNS).map(
+    ([name, text]) => [`embedded:${name}`, () => text] as [string, () => string],
+  );
   const sources: Array<[file: string, read: () => string]> =
-    dir === null
-      ? Object.entries(EMBEDDED_PATTERNS).map(([name, text]) => [`embedded:${name}`, () => text])
-      : listYaml(dir).map((f) => [f, () => readFileSync(f, "utf8")]);
+    dir === null ? shipped : listYaml(dir).map((f) => [f, () => readFileSync(f, "utf8")]);
+  if (dir !== null && opts.withShipped) {
+    const present = new Set(sources.map(([f]) => stemOf(f)));
+    sources.push(...shipped.filter(([f]) => !present.has(stemOf(f))));
+  }
   for (const [file, read] of sources) {
     try {
       const sp = parsePatternsText(read(), file);
@@ -180,6 +188,11 @@ function listYaml(dir: string, quiet = false): string[] {
       { file: dir, path: "", message: `cannot read folder: ${(cause as Error).message}` },
     ]);
   }
+}
+
+/** `patterns/nginx.yml` and `embedded:nginx.yml` → `nginx`. */
+function stemOf(file: string): string {
+  return basename(file.replace(/^embedded:/, "")).replace(/\.ya?ml$/, "");
 }
 
 /** Names of `(?<name>…)` groups in a regex source, in order. */

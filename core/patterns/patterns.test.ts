@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
+import { checkFix } from "../policy/index.ts";
 import { checkExamples, referenceMatch } from "./check.ts";
 import { EMBEDDED_PATTERNS } from "./embedded.ts";
 import { findPatternsDir, loadPatternsDir, loadPatternsFile, parsePatternsText } from "./load.ts";
@@ -44,6 +45,39 @@ describe("shipped patterns files", () => {
         }
       });
 
+      // Fields come from an untrusted log line, so the policy (not the template) is what keeps a
+      // fix safe; a shipped remediation must still pass it for a real example, at its stated risk.
+      test("every remediation, filled from an example, is allowed by the file's own policy", () => {
+        for (const cp of sp.patterns) {
+          const r = cp.pattern.remediation;
+          if (!r) continue;
+          const decisions = cp.pattern.examples.map((line) => {
+            const fields = referenceMatch(sp, line)!.fields;
+            const fill = (x: unknown): unknown =>
+              typeof x === "string"
+                ? x.replace(/\$\{(\w+)\}/g, (_, k: string) => fields[k] ?? "")
+                : Array.isArray(x)
+                  ? x.map(fill)
+                  : x && typeof x === "object"
+                    ? Object.fromEntries(Object.entries(x).map(([k, val]) => [k, fill(val)]))
+                    : x;
+            return checkFix(
+              sp.spec.policy,
+              fill({ ...r, claimed_risk: r.risk }) as Parameters<typeof checkFix>[1],
+            );
+          });
+          const ok = decisions.find((d) => d.allowed);
+          expect({
+            id: cp.pattern.id,
+            refused: ok ? [] : decisions[0]!.refused.map((x) => x.reason),
+          }).toEqual({
+            id: cp.pattern.id,
+            refused: [],
+          });
+          expect({ id: cp.pattern.id, risk: ok!.risk }).toEqual({ id: cp.pattern.id, risk: r.risk });
+        }
+      });
+
       test("the embedded copy is the file on disk", () => {
         const embedded = parsePatternsText(EMBEDDED_PATTERNS[name]!, name);
         expect(embedded.spec).toEqual(sp.spec);
@@ -59,6 +93,19 @@ describe("shipped patterns files", () => {
       });
     });
   }
+});
+
+describe("remediations under an attacker's log line", () => {
+  test("a crafted path outside the web roots makes the nginx chmod fix refused", () => {
+    const sp = loadPatternsFile(join(DIR, "nginx.yml"));
+    const line =
+      '2026/11/24 01:02:03 [crit] 1234#1234: *5 open() "/var/www/../../etc/shadow" failed (13: Permission denied), client: 127.0.0.1';
+    const hit = referenceMatch(sp, line)!;
+    expect(hit.cp.pattern.id).toBe("nginx-permission-denied");
+    const r = hit.cp.pattern.remediation!;
+    const fix = JSON.parse(JSON.stringify(r).replaceAll("$" + "{path}", hit.fields.path!));
+    expect(checkFix(sp.spec.policy, fix).allowed).toBe(false);
+  });
 });
 
 describe("loader errors", () => {
@@ -142,6 +189,13 @@ patterns:
     const hit = referenceMatch(sp, "2026-11-24T01:02:03Z ERROR [42] cannot reach database orders");
     expect(hit?.fields).toEqual({ db: "orders" });
     expect(findPatternsDir({ MCP_PATTERNS_DIR: dir })).toBe(dir);
+    expect([...loadPatternsDir(dir, { withShipped: true }).keys()].sort()).toEqual([
+      "myapp",
+      "nginx",
+      "odoo",
+      "postgres",
+      "redis",
+    ]);
   });
 
   test("without a patterns folder the embedded files are used", () => {
