@@ -48,6 +48,8 @@ describe("createMatcher over the shipped patterns", () => {
       matcher.match("postgres", "2026-11-24 01:55:04.308 UTC [6282] LOG:  checkpoint starting: wal"),
     ).toBeNull();
     expect(matcher.match("nope", "deadlock detected")).toBeNull();
+    const rec = { text: "2026-11-24 01:55:00.596 UTC [6307] ERROR:  deadlock detected", offset: 0 };
+    expect(matcher.match("postgres", rec)?.pattern.id).toBe("pg-deadlock");
     expect(matcher.match("redis", "2026-11-24 01:55:00.596 UTC [6307] ERROR:  deadlock detected")).toBeNull();
   });
 

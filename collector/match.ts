@@ -15,8 +15,11 @@ export interface Match {
 }
 
 export interface Matcher {
-  /** The first pattern of `service` (in file order) matching `record`, or null. Unknown service: null. */
-  match(service: string, record: string): Match | null;
+  /**
+   * The first pattern of `service` (in file order) matching `record` (its text, or an assembled
+   * record from collector/multiline.ts), or null. Unknown service: null.
+   */
+  match(service: string, record: string | { text: string }): Match | null;
 }
 
 interface Entry {
@@ -36,9 +39,9 @@ interface Compiled {
 /**
  * The hot path of the collector. Most records match nothing, so a miss must be cheap: each pattern
  * contributes literals that any match must contain (derived from its regex), all literals of a
- * service go into one alternation, and a record that contains none is rejected by one `test()`
- * without stripping its header or running any pattern. Only on a hit are the patterns run, in file
- * order, to find the first that matches and extract its fields.
+ * service go into one prefilter regex (see prefilterSource), and a record that contains none is
+ * rejected by one `test()` without stripping its header or running any pattern. Only on a hit are
+ * the patterns run, in file order, to find the first that matches and extract its fields.
  *
  * Literals are looked for in the whole record: a literal required in the message is also in the
  * record, so the prefilter never rejects a record a pattern would match.
@@ -56,9 +59,10 @@ export function createMatcher(
   for (const sp of list) services.set(sp.service, compile(sp));
 
   return {
-    match(service, record) {
+    match(service, input) {
       const c = services.get(service);
       if (!c) return null;
+      const record = typeof input === "string" ? input : input.text;
       const hit = c.prefilter?.test(record);
       if (!hit && c.unfiltered === 0) return null;
       let stripped: ReturnType<typeof stripHeader> | undefined;
