@@ -89,10 +89,13 @@ export class Pipeline {
   async handle(entry: Delivery): Promise<void> {
     const { broker, config, patterns } = this.d;
     const event = this.decode(entry);
-    const seenKey = `analyzer:${event.event_id}`;
-    const first = await broker.markSeen(seenKey, SEEN_TTL_MS);
+    // Redeliveries are recognised by event id. The mark is written only AFTER the event is counted:
+    // marking first (SET NX, then work) would lose the count of every entry a consumer had marked
+    // when it died, since the consumer that claims the entry would take it for a copy. The cost is
+    // one round trip during which a crash could count an event twice.
+    const seenKey = `seen:analyzer:${event.event_id}`;
+    const first = (await broker.kvGet(seenKey)) === null;
     if (!first) this.counters.duplicates++;
-    let counted = false;
     try {
       const sp = patterns.get(event.service);
       const message = redact(event.message.slice(0, MAX_MESSAGE)).text;
@@ -119,15 +122,13 @@ export class Pipeline {
           },
         }),
       );
-      counted = true;
+      if (first) await broker.kvSet(seenKey, "1", { ttlMs: SEEN_TTL_MS });
       this.entryIncident.set(entry.id, id);
       this.counters.events++;
       if (rec.created) this.counters.incidents_created++;
       if (rec.analyze) await this.analyze(rec.incident, pattern);
     } catch (err) {
-      // Not counted yet: forget the id so the retry counts it. Counted but analysis failed: keep it,
-      // the retry (a redelivery) takes the analysis over without counting twice.
-      if (first && !counted) await broker.unmarkSeen(seenKey).catch(() => {});
+      this.d.log.debug({ entry: entry.id, err: String(err) }, "entry failed");
       throw err;
     }
   }

@@ -102,6 +102,8 @@ test("1,000 events of 20 errors on 5 hosts: ≤ ceil(20/5) requests; a second ru
   expect(fake.requests.length).toBe(before);
   const third = await listIncidents(broker);
   expect(third.every((i) => i.analysis_source === "cache")).toBe(true);
+  await a.stop(); // flushes this process's figures to the broker
+  analyzers = null;
   const status = await readTokenStatus(broker, config(), 60_000);
   expect(status.calls).toBe(before);
   expect(status.cache_hits).toBe(20);
