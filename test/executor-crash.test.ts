@@ -31,7 +31,7 @@ beforeAll(async () => {
   writeFileSync(marker, "original\n", { mode: 0o644 });
   [redis, sshd] = await Promise.all([startRedis(), startSshd({ user: "root" })]);
   broker = createRedisBroker({ url: redis.url, prefix: `crash-${process.pid}:` });
-});
+}, 60_000);
 
 afterAll(async () => {
   // The orphaned remote `sleep 37` of the killed run, if sshd has not reaped it yet.
@@ -39,7 +39,7 @@ afterAll(async () => {
   await broker?.close();
   await Promise.all([redis?.stop(), sshd?.stop()]);
   tmp.cleanup();
-});
+}, 60_000);
 
 function sleepers(): number[] {
   const r = Bun.spawnSync(["ps", "-eo", "pid=,args="]);
@@ -136,4 +136,4 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
   } finally {
     child.kill("SIGKILL");
   }
-});
+}, 60_000);

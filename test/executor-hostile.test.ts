@@ -43,14 +43,14 @@ beforeAll(async () => {
     log: silentLogger,
     blockMs: 200,
   });
-});
+}, 60_000);
 
 afterAll(async () => {
   await executors?.stop();
   await broker?.close();
   await sshd?.stop();
   tmp.cleanup();
-});
+}, 60_000);
 
 const run = (program: string, ...args: string[]) => ({ type: "run", program, args });
 const HOSTILE: Array<[string, unknown, RegExp]> = [
@@ -110,7 +110,7 @@ test("hostile fixes are refused by the policy with nothing run and no login made
   expect(statSync(canary).mode & 0o777).toBe(0o600);
   const newLog = readFileSync(sshd.logFile, "utf8").slice(logBefore.length);
   expect(newLog).not.toMatch(/Accepted publickey|Starting session/);
-});
+}, 60_000);
 
 test("a symlink inside the root that points outside it is refused on the host, nothing changed", async () => {
   const fix = await seedFix(broker, { actions: [run("chmod", "644", join(web, "link.txt"))] });
@@ -118,4 +118,4 @@ test("a symlink inside the root that points outside it is refused on the host, n
   expect(done.status).toBe("refused");
   expect(done.status_reason).toContain(`resolves to "${secret}"`);
   expect(statSync(secret).mode & 0o777).toBe(0o600);
-});
+}, 60_000);

@@ -53,14 +53,14 @@ beforeAll(async () => {
     executor: { auto_approve_max_risk: "low", backup_dir: join(tmp.path, "backups") },
   });
   executors = await startExecutors({ broker, config, patterns, log: silentLogger, blockMs: 200 });
-});
+}, 60_000);
 
 afterAll(async () => {
   await executors?.stop();
   await broker?.close();
   await Promise.all([nginx?.stop(), sshd?.stop()]);
   tmp.cleanup();
-});
+}, 60_000);
 
 test("permission denied: the low-risk fix runs by itself and nginx then serves the file", async () => {
   const file = join(nginx.htmlRoot, "secret.html");
@@ -96,7 +96,7 @@ test("permission denied: the low-risk fix runs by itself and nginx then serves t
   expect(
     events.some((e) => e.type === "fix.status" && e.subject === fix.fix_id && e.data.status === "fixed"),
   ).toBe(true);
-});
+}, 60_000);
 
 test("medium-risk client_max_body_size change waits for approval, then runs with it: nginx -t, reload, bigger upload accepted", async () => {
   const big = "x".repeat(4096);
@@ -139,7 +139,7 @@ test("medium-risk client_max_body_size change waits for approval, then runs with
     if (status !== 200) await Bun.sleep(100);
   }
   expect(status).toBe(200);
-});
+}, 60_000);
 
 test("verify fails: the rollback restores the config byte for byte with mode and owner, and nginx still serves", async () => {
   chownSync(nginx.confPath, 4321, 4321);
@@ -171,7 +171,7 @@ test("verify fails: the rollback restores the config byte for byte with mode and
   expect((await fetch(nginx.url("/"))).status).toBe(200);
   expect(nginx.testConfig().ok).toBe(true);
   expect((await getIncident(broker, fix.incident_id)).status).toBe("rolled_back");
-});
+}, 60_000);
 
 test("dry run records the plan and runs nothing", async () => {
   const file = join(nginx.htmlRoot, "dry.html");
@@ -184,4 +184,4 @@ test("dry run records the plan and runs nothing", async () => {
   expect(done.status).toBe("dry_run");
   expect(done.steps[0]?.description).toBe(`plan: run chmod 644 ${file}`);
   expect(statSync(file).mode & 0o777).toBe(0o600);
-});
+}, 60_000);

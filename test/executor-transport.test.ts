@@ -24,13 +24,13 @@ beforeAll(async () => {
   // A second server only for its keys: its host key is "wrong" for the first, its client key unknown.
   [sshd, other] = await Promise.all([startSshd({ user: "root" }), startSshd({ user: "root" })]);
   broker = createEmbeddedBroker({ path: ":memory:" });
-});
+}, 60_000);
 
 afterAll(async () => {
   await broker?.close();
   await Promise.all([sshd?.stop(), other?.stop()]);
   tmp.cleanup();
-});
+}, 60_000);
 
 async function runOne(
   target: Record<string, unknown>,
@@ -74,7 +74,7 @@ test("a wrong pinned host key is refused before authentication, nothing run", as
   expect(readFileSync(sshd.logFile, "utf8").slice(logBefore)).not.toMatch(
     /Accepted publickey|Starting session/,
   );
-});
+}, 60_000);
 
 test("an unknown host is refused without trust_on_first_use; with it the key is pinned in known_hosts", async () => {
   const t = createSshTransport({
@@ -110,7 +110,7 @@ test("an unknown host is refused without trust_on_first_use; with it the key is 
   });
   await expect(changed.exec(["true"])).rejects.toThrow(/host key mismatch/);
   await changed.close();
-});
+}, 60_000);
 
 test("authentication failure gives a clear, non-retryable reason", async () => {
   const t = createSshTransport({
@@ -127,7 +127,7 @@ test("authentication failure gives a clear, non-retryable reason", async () => {
   const done = await runOne({ host_key: sshd.hostKeyPub }, {}, other.clientKeyPath);
   expect(done.status).toBe("failed");
   expect(done.status_reason).toMatch(/authentication failed/);
-});
+}, 60_000);
 
 test("sshd down: retried up to max_deliveries, then failed with a clear reason", async () => {
   sshd.kill();
@@ -145,7 +145,7 @@ test("sshd down: retried up to max_deliveries, then failed with a clear reason",
   } finally {
     await sshd.restart();
   }
-});
+}, 60_000);
 
 test("bounded output and per-action timeout", async () => {
   const t = createSshTransport({
@@ -162,4 +162,4 @@ test("bounded output and per-action timeout", async () => {
   expect(slow.timedOut).toBe(true);
   expect(slow.code).toBeNull();
   await t.close();
-});
+}, 60_000);
