@@ -8,7 +8,7 @@ import { type ArgShape, type Pattern, PatternsFile } from "./schema.ts";
 
 export { checkExamples, type ExampleProblem, referenceMatch } from "./check.ts";
 
-/** A pattern with its compiled regex and the literals the matcher's prefilter looks for. */
+/** A pattern with its compiled regex and the fields (named groups) a match yields. */
 export interface CompiledPattern {
   pattern: Pattern;
   /** Position in the file: first match wins, in this order. */
