@@ -58,6 +58,12 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
           `request body over ${maxBody} bytes (api.max_body_bytes)`,
         );
     })
+    .onTransform(({ body }) => {
+      // Elysia's ValidationError pretty-prints the whole body into its message: 40 KB of nested
+      // arrays becomes gigabytes ("Out of memory", a 500). Deep bodies are refused before validation.
+      if (tooDeep(body, MAX_BODY_DEPTH))
+        throw new HttpError(400, "malformed_body", `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
+    })
     .onError(({ code, error, set, request }) => {
       if (error instanceof HttpError) {
         set.status = error.status;
@@ -114,6 +120,22 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     .use(clientsRoutes(deps))
     .use(metricsRoutes(deps))
     .use(wsRoutes(deps));
+}
+
+const MAX_BODY_DEPTH = 32;
+
+/** True when arrays/objects nest deeper than `max`; iterative, so no depth can overflow the stack. */
+function tooDeep(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return false;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(v as object)) {
+      if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function validationProblems(error: unknown): Array<{ path: string; message: string }> {
