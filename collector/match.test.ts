@@ -110,14 +110,14 @@ describe("requiredLiterals", () => {
       [`" failed (13: Permission denied)`],
     ],
     [
-      String.raw`sorry, too many clients already|remaining connection slots`,
+      "sorry, too many clients already|remaining connection slots",
       ["sorry, too many clients already", "remaining connection slots"],
     ],
-    [String.raw`(?:foo)?bar baz?x{0,2}qq+rs`, ["bar ba"]],
+    ["(?:foo)?bar baz?x{0,2}qq+rs", ["bar ba"]],
     [String.raw`Worker \((?<p>\d+)\) CPU time limit`, [") CPU time limit"]],
     [String.raw`\[emerg\] `, ["[emerg] "]],
     [String.raw`a[bcd]ef\x41gh\u0041ij\k<x>kl`, undefined],
-    [String.raw`deadlock|ab`, undefined],
+    ["deadlock|ab", undefined],
   ])("%s", (src, expected) => {
     expect(requiredLiterals(src)).toEqual(expected as string[] | undefined);
   });
