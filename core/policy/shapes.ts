@@ -76,7 +76,8 @@ export function argReason(value: string, shape: ArgShape): string | null {
   }
   if ("path" in shape) return pathReason(value, shape.path.roots, shape.path.allow_dirs ?? false);
   if ("directive" in shape) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return `"${value}" is not a directive name`;
+    // Names like client_max_body_size (nginx) and maxmemory-policy (Redis): letters, digits, _ and -.
+    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(value)) return `"${value}" is not a directive name`;
     return shape.directive.includes(value) ? null : `directive "${value}" is not allowed`;
   }
   return anchored(shape.regex).test(value) ? null : `"${value}" does not match /${shape.regex}/`;
