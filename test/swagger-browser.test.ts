@@ -104,7 +104,7 @@ test.skipIf(!hasChromium)(
         expect(shown).toContain(expected);
       }
       // The title comes from the document the page fetched from the server, not from a CDN.
-      expect(await page.locator(".info .title").first().innerText()).toContain("mcpmon API");
+      expect(await page.locator(".info .title").first().textContent()).toContain("mcpmon API");
       expect(loopback).toContain("/swagger/json");
       expect(loopback.some((p) => p.endsWith("swagger-ui-bundle.js"))).toBe(true);
       // Expanding POST /errors shows its request body schema (valibot → JSON Schema), fields and all.
