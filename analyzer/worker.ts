@@ -109,6 +109,10 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
 
   const counts = { acked: 0, dead_lettered: 0, failed: 0 };
   let inflight = 0;
+  // Entries being worked on in this process. An entry that waits long for a batch or for budget
+  // looks idle to the group, so claimIdle (ours included) hands it out again; a claimed entry that
+  // is already in flight here is left to the work in progress, which will ack it.
+  const working = new Set<string>();
   let stopping = false;
   let paused = false;
   const maxInflight = opts.maxInflight ?? 64;
@@ -175,11 +179,14 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
     const mine = { n: 0 };
     const track = async (entries: Delivery[]) => {
       for (const e of entries) {
+        if (working.has(e.id)) continue;
         await room(mine);
         if (stopping) return;
         mine.n++;
         inflight++;
+        working.add(e.id);
         void deliver(consumer, e).finally(() => {
+          working.delete(e.id);
           mine.n--;
           inflight--;
           wake();

@@ -70,7 +70,10 @@ function hotPath(events: ErrorEvent[]): number {
       const sp = patterns.get(e.service);
       const text = redact(e.message).text;
       let m = miners.get(e.service);
-      if (!m) miners.set(e.service, (m = new TemplateMiner({ service: e.service })));
+      if (!m) {
+        m = new TemplateMiner({ service: e.service });
+        miners.set(e.service, m);
+      }
       m.add(stripHeader(sp, text), e.pattern_id);
       const p = sp?.patterns.find((x) => x.pattern.id === e.pattern_id)?.pattern;
       remediationFields(p);

@@ -245,3 +245,38 @@ test("events after fixed reopen the incident (regression); the loop guard stops 
   expect(cur.fix_ids).toHaveLength(2);
   await publishEvent(broker, { type: "noop", channel: "system", subject: "x" });
 });
+
+test("when the budget is short, incidents of critical services go before the rest", async () => {
+  fresh();
+  const cfg = config({
+    token_limits: { max_tokens_per_minute: 20_000, batch_size: 5 },
+    processing: { critical_services: ["postgres"] },
+  });
+  broker = createEmbeddedBroker({ path: ":memory:", pollMs: 10 });
+  // Another process has spent the whole window: nothing can be sent for the next 1.5 s.
+  const { TokenBudget } = await import("../analyzer/index.ts");
+  const budget = new TokenBudget(broker, { limit: 20_000, windowMs: 1_500 });
+  expect((await budget.tryReserve(20_000)).granted).toBe(true);
+  analyzers = await startAnalyzers({
+    broker,
+    config: cfg,
+    apiKey: "k",
+    patterns,
+    log: silentLogger,
+    budgetWindowMs: 1_500,
+  });
+  await appendEvents(
+    broker,
+    distinctErrors({ count: 5, distinct: 5, hosts: 1, run: "w", severity: "warning", service: "redis" }),
+  );
+  await Bun.sleep(400); // the warnings wait, their batch full, for budget
+  await appendEvents(
+    broker,
+    distinctErrors({ count: 5, distinct: 5, hosts: 1, run: "c", severity: "error", service: "postgres" }),
+  );
+  await waitFor("drained", () => drained(broker), 30_000);
+  const order = fake.requests.map(
+    (r) => `${r.status} ${/service: (\w+)/.exec(r.raw)?.[1]} ${r.incidentIds.length}`,
+  );
+  expect(order).toEqual(["200 postgres 5", "200 redis 5"]);
+});

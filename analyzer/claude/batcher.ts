@@ -49,8 +49,20 @@ export class Batcher {
 
   constructor(private readonly o: BatcherOptions) {}
 
+  /** Incidents queued or in flight: a second submission (a redelivery) joins the first. */
+  private readonly pending = new Map<string, Promise<Outcome>>();
+
   /** Analyse one incident; rejects (retryable) when Claude stays unavailable. */
   submit(incident: Incident): Promise<Outcome> {
+    const key = `${incident.incident_id}:${incident.regressions ?? 0}`;
+    const existing = this.pending.get(key);
+    if (existing) return existing;
+    const p = this.enqueue(incident).finally(() => this.pending.delete(key));
+    this.pending.set(key, p);
+    return p;
+  }
+
+  private enqueue(incident: Incident): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       if (this.abort.signal.aborted) return reject(new Error("analyzer stopping"));
       const critical = this.o.criticalServices.includes(incident.service) ? 0 : 1;
