@@ -186,6 +186,17 @@ export class Tailer {
     }
   }
 
+  /** Look at the files' sizes now (status and heartbeats report lag from them). */
+  refreshSizes(): void {
+    for (const f of this.files.values()) {
+      try {
+        f.size = Math.max(fstatSync(f.fd).size, 0);
+      } catch {
+        // closed under us: the next scan reports it
+      }
+    }
+  }
+
   /** Bytes written to followed files and not read yet. */
   lag(): number {
     let lag = 0;
