@@ -53,6 +53,8 @@ export interface PipelineDeps {
   /** Null in offline mode. */
   batcher: Batcher | null;
   templates?: TemplateStore;
+  /** Called once per newly counted event (the host's metrics count ingestion by service and pattern). */
+  onEvent?: (event: ErrorEvent) => void;
 }
 
 export class Pipeline {
@@ -122,7 +124,11 @@ export class Pipeline {
           },
         }),
       );
-      if (first) await broker.kvSet(seenKey, "1", { ttlMs: SEEN_TTL_MS });
+      // The mark holds the incident id, so `GET /errors/{event_id}` can say where the event went.
+      if (first) {
+        await broker.kvSet(seenKey, id, { ttlMs: SEEN_TTL_MS });
+        this.d.onEvent?.(event);
+      }
       this.entryIncident.set(entry.id, id);
       this.counters.events++;
       if (rec.created) this.counters.incidents_created++;

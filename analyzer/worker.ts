@@ -19,6 +19,7 @@ import type { CentralConfig } from "../core/config/central.ts";
 import { errorMessage, isMcpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/index.ts";
+import type { ErrorEvent } from "../core/schemas/error-event.ts";
 import { budgetWindowMs, TokenBudget, TokenStats } from "./budget.ts";
 import { AnalysisCache } from "./cache.ts";
 import { Batcher } from "./claude/batcher.ts";
@@ -41,6 +42,8 @@ export interface AnalyzerOptions {
   budgetWindowMs?: number;
   /** Entries one consumer works on at once (most of them wait briefly on the incident's lock or a batch). */
   maxInflight?: number;
+  /** Called once per newly counted event (metrics of the hosting process). */
+  onEvent?: (event: ErrorEvent) => void;
 }
 
 export interface AnalyzerStats extends PipelineCounters {
@@ -105,7 +108,16 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
         onAnalysis: (inc, analysis) => cache.set(inc.fingerprint, analysis),
       });
   if (offline) log.warn("analyzer in offline mode: no Claude API key, rules and cache only");
-  const pipeline = new Pipeline({ broker, config, patterns: opts.patterns, log, cache, stats, batcher });
+  const pipeline = new Pipeline({
+    broker,
+    config,
+    patterns: opts.patterns,
+    log,
+    cache,
+    stats,
+    batcher,
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+  });
 
   const counts = { acked: 0, dead_lettered: 0, failed: 0 };
   let inflight = 0;

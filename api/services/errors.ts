@@ -80,7 +80,7 @@ export async function errorStatus(deps: ApiDeps, id: string) {
     };
   }
   const submitted = await deps.broker.kvGet(`submitted:${id}`);
-  const joined = await deps.broker.kvGet(`event-incident:${id}`);
+  const joined = await deps.broker.kvGet(`seen:analyzer:${id}`);
   if (joined) {
     const inc = await findIncident(deps, joined);
     if (inc) return { kind: "event" as const, event_id: id, status: "analyzed", incident: inc };

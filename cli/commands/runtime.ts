@@ -1,0 +1,59 @@
+import { mkdirSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { createBroker } from "../../broker/index.ts";
+import type { Broker } from "../../broker/types.ts";
+import { createLogger, type Logger } from "../../core/log.ts";
+
+/**
+ * The embedded broker's file lives in a folder that may not exist yet (a fresh checkout, an empty
+ * folder beside the binary): create it, then open the broker.
+ */
+export function openBroker(url: string, prefix: string, log: Logger): Broker {
+  const embedded = !/^rediss?:\/\//i.test(url);
+  if (embedded) {
+    const path = url.replace(/^sqlite:(\/\/)?/i, "");
+    if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
+  }
+  const broker = createBroker(url, { prefix });
+  log.debug({ broker: embedded ? url : url.replace(/\/\/[^@/]*@/, "//***@") }, "broker opened");
+  return broker;
+}
+
+/** `--data-dir DIR`: the embedded broker file and collector state go there. */
+export function brokerUrlFor(url: string, dataDir: string | undefined): string {
+  if (!dataDir || /^rediss?:\/\//i.test(url)) return url;
+  return `sqlite:${resolve(dataDir, "mcpmon.db")}`;
+}
+
+export function resolveFrom(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/**
+ * Run until SIGTERM or SIGINT, then call `stop` once: stop taking work, finish or hand back what
+ * is in flight, acknowledge, close. A second signal exits at once.
+ */
+export function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting now");
+        process.exit(130);
+      }
+      stopping = true;
+      log.info({ signal }, "shutting down (send the signal again to exit at once)");
+      stop().then(
+        () => done(0),
+        (err) => {
+          log.error({ err: String(err) }, "shutdown failed");
+          done(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+export { createLogger };
