@@ -89,7 +89,10 @@ export const Remediation = v.strictObject({
 export type Remediation = v.InferOutput<typeof Remediation>;
 
 export const Pattern = v.strictObject({
-  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a pattern id like nginx-permission-denied")),
+  id: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9][a-z0-9_.-]*$/, "expected a pattern id like nginx-permission-denied"),
+  ),
   /** Matched against the message part of a record (after the header is stripped), or the whole record when `on: record`. */
   regex: RegexSource,
   flags: v.optional(v.pipe(v.string(), v.regex(/^[imsu]*$/, "expected regex flags from i, m, s, u")), ""),
@@ -106,9 +109,17 @@ export type Pattern = v.InferOutput<typeof Pattern>;
 export const HealthCheck = v.variant("type", [
   v.strictObject({ type: v.literal("http"), url: v.string(), expect_status: v.optional(v.number(), 200) }),
   v.strictObject({ type: v.literal("tcp"), host: v.optional(v.string(), "127.0.0.1"), port: v.number() }),
-  v.strictObject({ type: v.literal("command"), program: v.string(), args: v.optional(v.array(v.string()), []) }),
+  v.strictObject({
+    type: v.literal("command"),
+    program: v.string(),
+    args: v.optional(v.array(v.string()), []),
+  }),
   v.strictObject({ type: v.literal("redis"), url: v.optional(v.string(), "redis://127.0.0.1:6379") }),
-  v.strictObject({ type: v.literal("postgres"), host: v.optional(v.string(), "127.0.0.1"), port: v.optional(v.number(), 5432) }),
+  v.strictObject({
+    type: v.literal("postgres"),
+    host: v.optional(v.string(), "127.0.0.1"),
+    port: v.optional(v.number(), 5432),
+  }),
   v.strictObject({ type: v.literal("none") }),
 ]);
 export type HealthCheck = v.InferOutput<typeof HealthCheck>;
