@@ -46,7 +46,8 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       }
       // Anonymous callers are refused before the body is parsed, so they learn nothing about
       // schemas; the route's role macro then checks the role.
-      const path = new URL(request.url).pathname;
+      // An HTTP/1.0 request without Host (a bare health probe) has a relative request.url.
+      const path = new URL(request.url, "http://localhost").pathname;
       if (!isPublic(path) && !deps.auth.identify(request.headers.get("authorization"))) {
         throw new HttpError(401, "unauthorized", "a valid bearer token is required");
       }
@@ -83,7 +84,10 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
           return errorBody("malformed_body", "the body is not valid JSON (or not the declared content type)");
         case "NOT_FOUND":
           set.status = 404;
-          return errorBody("not_found", `no route ${request.method} ${new URL(request.url).pathname}`);
+          return errorBody(
+            "not_found",
+            `no route ${request.method} ${new URL(request.url, "http://localhost").pathname}`,
+          );
         case "INVALID_COOKIE_SIGNATURE":
         case "INVALID_FILE_TYPE":
           set.status = 400;
@@ -98,7 +102,10 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         set.status = 413;
         return errorBody("payload_too_large", message);
       }
-      deps.log.error({ err: message, path: new URL(request.url).pathname }, "request failed");
+      deps.log.error(
+        { err: message, path: new URL(request.url, "http://localhost").pathname },
+        "request failed",
+      );
       set.status = (error as { retryable?: boolean })?.retryable ? 503 : 500;
       return errorBody(
         "internal_error",

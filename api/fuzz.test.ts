@@ -1,4 +1,9 @@
 import { afterAll, expect, test } from "bun:test";
+import * as v from "valibot";
+import { createEmbeddedBroker } from "../broker/index.ts";
+import { CentralConfig } from "../core/config/central.ts";
+import { silentLogger } from "../core/log.ts";
+import { startApi } from "./server.ts";
 import { makeTestApp, TOKENS } from "./test-support.ts";
 
 /**
@@ -407,4 +412,61 @@ test("a deeply nested body is a 400, not an out-of-memory 500 (found by this fuz
     body: [{ client_id: "c", host: "h", service: "nginx", message: "m", source: { path: "/x", offset: 1 } }],
   });
   expect(ok.status).toBe(202);
+});
+
+/** Send raw bytes on a fresh socket; resolve with the status line (or "" when the server closes). */
+async function rawStatusLine(port: number, bytes: string): Promise<string> {
+  let got = "";
+  const done = Promise.withResolvers<void>();
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(_s, d) {
+        got += d.toString("latin1");
+        if (got.includes("\r\n")) done.resolve();
+      },
+      close: () => done.resolve(),
+      error: () => done.resolve(),
+    },
+  });
+  socket.write(bytes);
+  const timer = setTimeout(() => done.resolve(), 5000);
+  await done.promise;
+  clearTimeout(timer);
+  socket.end();
+  return got.split("\r\n")[0] ?? "";
+}
+
+test("the real server: requests Bun parses oddly (HTTP/1.0 without Host, absolute-form targets) are never a 5xx", async () => {
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  const config = v.parse(CentralConfig, {
+    api: { tokens: [{ name: "v", token: TOKENS.viewer, role: "viewer" }] },
+  });
+  const api = await startApi({ broker, config, log: silentLogger, version: "t", host: "127.0.0.1", port: 0 });
+  try {
+    // Without Host, request.url is relative ("/health"): `new URL(request.url)` threw, a 500.
+    expect(await rawStatusLine(api.port, "GET /health HTTP/1.0\r\n\r\n")).toContain(" 200 ");
+    expect(await rawStatusLine(api.port, "GET /status HTTP/1.0\r\n\r\n")).toContain(" 401 ");
+    expect(
+      await rawStatusLine(api.port, `GET /status HTTP/1.0\r\nAuthorization: Bearer ${TOKENS.viewer}\r\n\r\n`),
+    ).toContain(" 200 ");
+    expect(await rawStatusLine(api.port, "GET /nope/%00/../x HTTP/1.0\r\n\r\n")).toContain(" 401 ");
+    for (const raw of [
+      "GET http://evil.example/health HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+      "GET /health HTTP/1.1\r\n\r\n",
+      "BREW /health HTTP/1.1\r\nHost: x\r\n\r\n",
+      "GET /../../etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n",
+      `GET /${"a".repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
+      "POST /errors HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "\x00\x01\x02 garbage\r\n\r\n",
+    ]) {
+      const line = await rawStatusLine(api.port, raw);
+      expect(line).not.toMatch(/^HTTP\/1\.[01] 5\d\d/);
+    }
+    expect((await fetch(`${api.url}/health`)).status).toBe(200);
+  } finally {
+    await api.stop();
+    await broker.close();
+  }
 });

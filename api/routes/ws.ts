@@ -31,7 +31,7 @@ export function wsRoutes(deps: ApiDeps) {
 
   return new Elysia({ name: "routes.ws" }).ws("/ws", {
     beforeHandle({ request }) {
-      const url = new URL(request.url);
+      const url = new URL(request.url, "http://localhost");
       const header =
         request.headers.get("authorization") ??
         (url.searchParams.get("token") ? `Bearer ${url.searchParams.get("token")}` : null);
