@@ -8,7 +8,7 @@
  * its window, in which case a human must look and nothing is fixed automatically any more.
  * Every status change is published on `mcp:events` (channel `incidents`, type `incident.status`).
  */
-import { publishEvent, updateRecord } from "../broker/records.ts";
+import { publishEvent, updateRecord, updateRecordOnce } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import { stableId } from "../core/ids.ts";
 import { SEVERITY_ORDER } from "../core/schemas/common.ts";
@@ -63,8 +63,11 @@ export interface RecordInput {
   template: string;
   /** The redacted record. */
   sample: string;
-  /** False for a redelivered event that was already counted. */
-  count: boolean;
+  /**
+   * The kv mark that says this event was counted (key per event id, value the incident id). It
+   * is written with the count in one atomic step; a redelivered event finds it and is not counted.
+   */
+  mark: { key: string; value: string; ttlMs: number };
   /** True when the entry was delivered before (a consumer may have died mid-analysis). */
   redelivered: boolean;
   loopGuard: { maxFixes: number; windowMinutes: number };
@@ -74,6 +77,8 @@ export interface RecordResult {
   incident: Incident;
   version: number;
   created: boolean;
+  /** False when the event had been counted before (a redelivery). */
+  counted: boolean;
   /** This caller must run the analysis (it won the transition, or takes over a dead consumer's). */
   analyze: boolean;
   transitions: Transition[];
@@ -82,94 +87,101 @@ export interface RecordResult {
 /** Count one event into its incident (creating or reopening it) and decide who analyses. */
 export async function recordEvent(broker: Broker, input: RecordInput): Promise<RecordResult> {
   const { event } = input;
-  let decision: Omit<RecordResult, "incident" | "version"> = {
+  let decision: Omit<RecordResult, "incident" | "version" | "counted"> = {
     created: false,
     analyze: false,
     transitions: [],
   };
-  const stored = await updateRecord<Incident>(broker, "incident", input.incidentId, (cur) => {
-    const now = new Date().toISOString();
-    const transitions: Transition[] = [];
-    const sample = input.sample.slice(0, MAX_SAMPLE_CHARS);
-    if (cur === null) {
-      const inc: Incident = {
-        v: 1,
-        incident_id: input.incidentId,
-        fingerprint: input.fingerprint,
-        service: event.service,
-        pattern_id: event.pattern_id,
-        template: input.template,
-        severity: event.severity,
-        category: event.category,
-        hosts: [event.host],
-        client_ids: [event.client_id],
-        count: event.count,
-        first_seen: event.time,
-        last_seen: event.time,
-        samples: [sample],
-        fields: event.fields ?? {},
-        status: "new",
-        fix_ids: [],
-        fixed_at: [],
-        regressions: 0,
-        history: [{ at: now, from: null, to: "new" }],
-      };
-      transitions.push({ from: null, to: "new" });
-      applyTransition(inc, "analyzing", undefined, now, transitions);
-      decision = { created: true, analyze: true, transitions };
-      return inc;
-    }
-    const inc: Incident = structuredClone(cur);
-    if (input.count) {
-      inc.count += event.count;
-      if (!inc.hosts.includes(event.host)) inc.hosts.push(event.host);
-      if (!inc.client_ids.includes(event.client_id)) inc.client_ids.push(event.client_id);
-      if (event.time > inc.last_seen) inc.last_seen = event.time;
-      if (event.time < inc.first_seen) inc.first_seen = event.time;
-      if (inc.samples.length < MAX_SAMPLES && !inc.samples.includes(sample)) inc.samples.push(sample);
-      if (SEVERITY_ORDER[event.severity] > SEVERITY_ORDER[inc.severity]) inc.severity = event.severity;
-      inc.template = input.template;
-    }
-    let analyze = false;
-    if (inc.status === "fixed" && input.count) {
-      const since = Date.now() - input.loopGuard.windowMinutes * 60_000;
-      const recent = (inc.fixed_at ?? []).filter((t) => Date.parse(t) >= since).length;
-      if (recent >= input.loopGuard.maxFixes) {
-        applyTransition(
-          inc,
-          "needs_human",
-          `loop guard: the error came back after ${recent} fixes within ${input.loopGuard.windowMinutes} minutes; no more automatic fixes`,
-          now,
-          transitions,
-        );
-      } else {
-        inc.regressions = (inc.regressions ?? 0) + 1;
-        applyTransition(
-          inc,
-          "new",
-          `regression: seen again on ${event.host} at ${event.time} after it was fixed`,
-          now,
-          transitions,
-        );
+  const once = await updateRecordOnce<Incident>(
+    broker,
+    "incident",
+    input.incidentId,
+    input.mark,
+    (cur, marked) => {
+      const count = !marked;
+      const now = new Date().toISOString();
+      const transitions: Transition[] = [];
+      const sample = input.sample.slice(0, MAX_SAMPLE_CHARS);
+      if (cur === null) {
+        const inc: Incident = {
+          v: 1,
+          incident_id: input.incidentId,
+          fingerprint: input.fingerprint,
+          service: event.service,
+          pattern_id: event.pattern_id,
+          template: input.template,
+          severity: event.severity,
+          category: event.category,
+          hosts: [event.host],
+          client_ids: [event.client_id],
+          count: event.count,
+          first_seen: event.time,
+          last_seen: event.time,
+          samples: [sample],
+          fields: event.fields ?? {},
+          status: "new",
+          fix_ids: [],
+          fixed_at: [],
+          regressions: 0,
+          history: [{ at: now, from: null, to: "new" }],
+        };
+        transitions.push({ from: null, to: "new" });
+        applyTransition(inc, "analyzing", undefined, now, transitions);
+        decision = { created: true, analyze: true, transitions };
+        return inc;
+      }
+      const inc: Incident = structuredClone(cur);
+      if (count) {
+        inc.count += event.count;
+        if (!inc.hosts.includes(event.host)) inc.hosts.push(event.host);
+        if (!inc.client_ids.includes(event.client_id)) inc.client_ids.push(event.client_id);
+        if (event.time > inc.last_seen) inc.last_seen = event.time;
+        if (event.time < inc.first_seen) inc.first_seen = event.time;
+        if (inc.samples.length < MAX_SAMPLES && !inc.samples.includes(sample)) inc.samples.push(sample);
+        if (SEVERITY_ORDER[event.severity] > SEVERITY_ORDER[inc.severity]) inc.severity = event.severity;
+        inc.template = input.template;
+      }
+      let analyze = false;
+      if (inc.status === "fixed" && count) {
+        const since = Date.now() - input.loopGuard.windowMinutes * 60_000;
+        const recent = (inc.fixed_at ?? []).filter((t) => Date.parse(t) >= since).length;
+        if (recent >= input.loopGuard.maxFixes) {
+          applyTransition(
+            inc,
+            "needs_human",
+            `loop guard: the error came back after ${recent} fixes within ${input.loopGuard.windowMinutes} minutes; no more automatic fixes`,
+            now,
+            transitions,
+          );
+        } else {
+          inc.regressions = (inc.regressions ?? 0) + 1;
+          applyTransition(
+            inc,
+            "new",
+            `regression: seen again on ${event.host} at ${event.time} after it was fixed`,
+            now,
+            transitions,
+          );
+          applyTransition(inc, "analyzing", undefined, now, transitions);
+          analyze = true;
+        }
+      } else if (inc.status === "new") {
         applyTransition(inc, "analyzing", undefined, now, transitions);
         analyze = true;
+      } else if (inc.status === "analyzing" && input.redelivered) {
+        // The consumer that started this analysis died or failed (its entry came back through
+        // claimIdle): take it over. Fix ids are stable per round, so a race makes one fix, not two.
+        analyze = true;
       }
-    } else if (inc.status === "new") {
-      applyTransition(inc, "analyzing", undefined, now, transitions);
-      analyze = true;
-    } else if (inc.status === "analyzing" && input.redelivered) {
-      // The consumer that started this analysis died or failed (its entry came back through
-      // claimIdle): take it over. Fix ids are stable per round, so a race makes one fix, not two.
-      analyze = true;
-    }
-    if (!input.count && transitions.length === 0 && !analyze) return undefined;
-    decision = { created: false, analyze, transitions };
-    return inc;
-  });
-  const current = stored ?? (await broker.getRecord<Incident>("incident", input.incidentId));
+      if (!count && transitions.length === 0 && !analyze) return undefined;
+      decision = { created: false, analyze, transitions };
+      return inc;
+    },
+  );
+  const current = once.stored ?? (await broker.getRecord<Incident>("incident", input.incidentId));
   if (!current) throw new Error(`incident ${input.incidentId} vanished while being updated`);
   await announce(broker, current.value, decision.transitions, decision.created ? event : undefined);
-  return { incident: current.value, version: current.version, ...decision };
+  return { incident: current.value, version: current.version, counted: !once.alreadyMarked, ...decision };
 }
 
 export interface StatusChangeInput {

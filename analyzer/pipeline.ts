@@ -91,13 +91,11 @@ export class Pipeline {
   async handle(entry: Delivery): Promise<void> {
     const { broker, config, patterns } = this.d;
     const event = this.decode(entry);
-    // Redeliveries are recognised by event id. The mark is written only AFTER the event is counted:
-    // marking first (SET NX, then work) would lose the count of every entry a consumer had marked
-    // when it died, since the consumer that claims the entry would take it for a copy. The cost is
-    // one round trip during which a crash could count an event twice.
+    // Redeliveries are recognised by event id: the mark `seen:analyzer:<event_id>` (holding the
+    // incident id, so `GET /errors/{event_id}` can say where the event went) is written in the
+    // same atomic step as the count, so a consumer that dies at any point neither loses the count
+    // nor lets the consumer that claims the entry count it twice.
     const seenKey = `seen:analyzer:${event.event_id}`;
-    const first = (await broker.kvGet(seenKey)) === null;
-    if (!first) this.counters.duplicates++;
     try {
       const sp = patterns.get(event.service);
       const message = redact(event.message.slice(0, MAX_MESSAGE)).text;
@@ -116,7 +114,7 @@ export class Pipeline {
           fingerprint: mined.fingerprint,
           template: mined.template,
           sample: message,
-          count: first,
+          mark: { key: seenKey, value: id, ttlMs: SEEN_TTL_MS },
           redelivered: entry.deliveries > 1,
           loopGuard: {
             maxFixes: config.incidents.loop_guard_max_fixes,
@@ -124,11 +122,8 @@ export class Pipeline {
           },
         }),
       );
-      // The mark holds the incident id, so `GET /errors/{event_id}` can say where the event went.
-      if (first) {
-        await broker.kvSet(seenKey, id, { ttlMs: SEEN_TTL_MS });
-        this.d.onEvent?.(event);
-      }
+      if (rec.counted) this.d.onEvent?.(event);
+      else this.counters.duplicates++;
       this.entryIncident.set(entry.id, id);
       this.counters.events++;
       if (rec.created) this.counters.incidents_created++;

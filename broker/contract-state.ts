@@ -39,6 +39,21 @@ export function stateContract(name: string, makeBroker: MakeBroker): void {
       expect(await other.getRecord("fix", "f")).toEqual({ version: 2, value: { by: winners[0] } });
     });
 
+    test("putRecordIfUnmarked writes the record and the mark together, once", async () => {
+      const b = await fresh();
+      const mark = { key: "seen:e1", value: "inc1", ttlMs: 60_000 };
+      expect(await b.putRecordIfUnmarked("incident", "m1", { count: 1 }, 0, mark)).toBe(1);
+      expect(await b.kvGet("seen:e1")).toBe("inc1");
+      // The same event again: nothing is written, whatever the version.
+      expect(await b.putRecordIfUnmarked("incident", "m1", { count: 2 }, 1, mark)).toBe("marked");
+      expect((await b.getRecord("incident", "m1"))!.value).toEqual({ count: 1 });
+      // A version conflict writes neither the record nor the mark.
+      const other = { key: "seen:e2", value: "inc1", ttlMs: 60_000 };
+      expect(await b.putRecordIfUnmarked("incident", "m1", { count: 2 }, 7, other)).toBeNull();
+      expect(await b.kvGet("seen:e2")).toBeNull();
+      expect(await b.putRecordIfUnmarked("incident", "m1", { count: 2 }, 1, other)).toBe(2);
+    });
+
     test("cache values expire after their TTL", async () => {
       const b = await fresh();
       await b.cacheSet("k", "v", 60_000);

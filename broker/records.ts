@@ -32,6 +32,41 @@ export async function updateRecord<T>(
   });
 }
 
+/**
+ * `updateRecord` for counting something exactly once: the write also sets the kv key `mark.key`,
+ * atomically, unless it already exists. `change` learns whether the mark was already there (the
+ * thing was counted before, e.g. by a consumer that died before it could acknowledge) and then
+ * returns the record without counting it again.
+ */
+export async function updateRecordOnce<T>(
+  state: StatePort,
+  kind: RecordKind,
+  id: string,
+  mark: { key: string; value: string; ttlMs: number },
+  change: (current: T | null, alreadyMarked: boolean) => T | undefined,
+  maxAttempts = 20,
+): Promise<{ stored: Versioned<T> | null; alreadyMarked: boolean }> {
+  let alreadyMarked = (await state.kvGet(mark.key)) !== null;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    const current = await state.getRecord<T>(kind, id);
+    const next = change(current?.value ?? null, alreadyMarked);
+    if (next === undefined) return { stored: null, alreadyMarked };
+    const expected = current?.version ?? 0;
+    const version = alreadyMarked
+      ? await state.putRecord(kind, id, next, expected)
+      : await state.putRecordIfUnmarked(kind, id, next, expected, mark);
+    if (version === "marked") {
+      alreadyMarked = true;
+      continue;
+    }
+    if (version !== null) return { stored: { version, value: next }, alreadyMarked };
+    await Bun.sleep(Math.min(50, 2 ** attempt) * Math.random());
+  }
+  throw new McpError("BROKER_CONFLICT", `could not update ${kind} ${id}: too many concurrent writers`, {
+    retryable: true,
+  });
+}
+
 export interface EventInput {
   type: string;
   channel: Channel;

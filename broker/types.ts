@@ -126,6 +126,19 @@ export interface StatePort {
    * (0 = the record must not exist yet). Returns the new version, or null on conflict.
    */
   putRecord<T>(kind: RecordKind, id: string, value: T, expectedVersion: number): Promise<number | null>;
+  /**
+   * `putRecord` that also sets the kv key `mark.key` (with a TTL), atomically, and only when that
+   * key is absent: "marked" when it already exists (nothing written). Counting an event into a
+   * record and remembering that it was counted is one step, so a crash can neither lose the
+   * count nor count the event twice.
+   */
+  putRecordIfUnmarked<T>(
+    kind: RecordKind,
+    id: string,
+    value: T,
+    expectedVersion: number,
+    mark: { key: string; value: string; ttlMs: number },
+  ): Promise<number | null | "marked">;
   deleteRecord(kind: RecordKind, id: string): Promise<boolean>;
   /** Every record of a kind (small sets: incidents, fixes, clients), unordered. */
   listRecords<T>(kind: RecordKind): Promise<Versioned<T>[]>;

@@ -63,6 +63,34 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
       });
     },
 
+    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark) {
+      const json = JSON.stringify(value);
+      const markKey = keys.kv(mark.key);
+      return db.write("putRecordIfUnmarked", () => {
+        const now = Date.now();
+        const marked = q
+          .query<{ one: number }, [string, number]>(
+            "SELECT 1 AS one FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+          )
+          .get(markKey, now);
+        if (marked) return "marked" as const;
+        const k = keys.records(kind);
+        const row = q
+          .query<{ version: number }, [string, string]>(
+            "SELECT version FROM records WHERE kind = ? AND id = ?",
+          )
+          .get(k, id);
+        if ((row?.version ?? 0) !== expectedVersion) return null;
+        q.query("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)").run(k, id, expectedVersion + 1, json);
+        q.query("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)").run(
+          markKey,
+          mark.value,
+          now + Math.max(1, Math.ceil(mark.ttlMs)),
+        );
+        return expectedVersion + 1;
+      });
+    },
+
     async deleteRecord(kind, id) {
       return db.write(
         "deleteRecord",

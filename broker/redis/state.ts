@@ -9,6 +9,7 @@ import {
   GET_RECORD,
   LIST_RECORDS,
   PUT_RECORD,
+  PUT_RECORD_IF_UNMARKED,
 } from "./scripts/state.ts";
 
 /** The state half of the Redis broker: versioned records, cache, seen keys, kv, hashes, budget. */
@@ -29,6 +30,20 @@ export function redisState(conn: Connections, keys: Keys): StatePort {
         runScript(r, PUT_RECORD, rec(kind), [id, json, expectedVersion]),
       );
       return raw === null || raw === undefined ? null : Number(raw);
+    },
+
+    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark) {
+      const json = JSON.stringify(value);
+      const raw = await conn.run("putRecordIfUnmarked", (r) =>
+        runScript(
+          r,
+          PUT_RECORD_IF_UNMARKED,
+          [...rec(kind), keys.kv(mark.key)],
+          [id, json, expectedVersion, mark.value, ttlOf(mark.ttlMs)],
+        ),
+      );
+      if (raw === null || raw === undefined) return null;
+      return Number(raw) === -1 ? "marked" : Number(raw);
     },
 
     async deleteRecord(kind, id) {

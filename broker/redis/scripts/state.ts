@@ -25,6 +25,25 @@ return cur + 1
 );
 
 /**
+ * KEYS[1] values hash, KEYS[2] versions hash, KEYS[3] mark key;
+ * ARGV[1] id, ARGV[2] JSON, ARGV[3] expected version, ARGV[4] mark value, ARGV[5] mark TTL ms
+ * Result: -1 when the mark exists (nothing written), false on a version conflict, else the new version
+ */
+export const PUT_RECORD_IF_UNMARKED = script(
+  "put_record_if_unmarked",
+  3,
+  `
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if cur ~= tonumber(ARGV[3]) then return false end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], cur + 1)
+redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+return cur + 1
+`,
+);
+
+/**
  * KEYS[1] values hash, KEYS[2] versions hash; ARGV[1] id
  * Result: { version, JSON } or false when absent
  */
