@@ -34,12 +34,13 @@ export async function submitErrors(deps: ApiDeps, input: SubmittedError | Submit
     deps.broker.keys.errors,
     events.map((e) => encode("error", e)),
   );
-  for (const e of events) {
-    deps.metrics.eventsIngested.inc({ service: e.service, pattern: e.pattern_id }, e.count);
-    await deps.broker.kvSet(`submitted:${e.event_id}`, JSON.stringify({ at: now }), {
-      ttlMs: 7 * 86_400_000,
-    });
-  }
+  // Remembered for `GET /errors/{event_id}` until the analyzer has taken the event; in parallel,
+  // so a batch costs one round trip, not one per error. (Ingestion is counted by the analyzers,
+  // which see collector and API events alike.)
+  const at = JSON.stringify({ at: now });
+  await Promise.all(
+    events.map((e) => deps.broker.kvSet(`submitted:${e.event_id}`, at, { ttlMs: 7 * 86_400_000 })),
+  );
   return {
     accepted: events.length,
     ids: events.map((e, i) => ({ event_id: e.event_id, stream_id: ids[i] })),

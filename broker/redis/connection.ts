@@ -1,6 +1,9 @@
 import Redis, { type RedisOptions } from "ioredis";
 import { errorMessage, McpError } from "../../core/errors.ts";
 
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+
 export interface RedisBrokerOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://…` (TLS). */
   url: string;
@@ -29,7 +32,7 @@ export class Connections {
   private readonly waits = new WeakMap<Redis, Promise<void>>();
 
   constructor(opts: RedisBrokerOptions) {
-    this.waitMs = opts.connectTimeoutMs ?? 5_000;
+    this.waitMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const maxBackoff = opts.maxBackoffMs ?? 2_000;
     const tls = opts.tls ?? (/^rediss:/i.test(opts.url) ? {} : undefined);
     const base: RedisOptions = {
@@ -40,7 +43,7 @@ export class Connections {
       // A command in flight when the socket drops is rejected, never replayed behind our back.
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
-      commandTimeout: opts.commandTimeoutMs ?? 10_000,
+      commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
       ...(tls ? { tls } : {}),
     };
     this.cmd = new Redis(opts.url, base);
@@ -77,8 +80,12 @@ export class Connections {
    */
   async blocking<T>(what: string, empty: T, fn: (r: Redis) => Promise<T>): Promise<T> {
     if (this.closed) return empty;
-    const conn = this.idle.pop() ?? this.cmd.duplicate({ commandTimeout: undefined });
-    conn.on("error", () => {}); // state is reported through the command connection
+    let conn = this.idle.pop();
+    if (!conn) {
+      conn = this.cmd.duplicate({ commandTimeout: undefined });
+      // Once per connection (a pooled one is reused): state is reported through the command connection.
+      conn.on("error", () => {});
+    }
     this.busy.add(conn);
     try {
       await this.ready(conn, what);

@@ -159,6 +159,11 @@ function printBanner(
       `  API        ${o.api.url}   (docs: ${o.api.url}/swagger, events: ${o.api.url.replace(/^http/, "ws")}/ws)`,
     );
     if (o.api.metricsUrl) out(`  metrics    ${o.api.metricsUrl}`);
+    if (config.api.tokens.some((t) => t.token.startsWith("change-me"))) {
+      out(
+        "  WARNING    an API token is still the shipped example (change-me-…): set MCP_ADMIN_TOKEN before exposing the API",
+      );
+    }
   }
   if (o.mode !== "execute") {
     out(
