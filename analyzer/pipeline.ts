@@ -3,6 +3,7 @@
  * count the event into its incident, and, for the one caller that must analyse, try rules first,
  * then the shared cache, then Claude (or, offline, hand it to a human with a reason).
  */
+import { publishEvent } from "../broker/records.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import type { Logger } from "../core/log.ts";
@@ -177,6 +178,16 @@ export class Pipeline {
   }
 
   private async apply(incident: Incident, outcome: Outcome): Promise<void> {
+    // The API's /metrics counts analyses by source (mcp_analyzer_calls_total) from this event.
+    await publishEvent(this.d.broker, {
+      type: "analysis.done",
+      channel: "incidents",
+      subject: incident.incident_id,
+      data: {
+        source: outcome.kind === "proposal" ? outcome.proposal.source : outcome.source,
+        outcome: outcome.kind,
+      },
+    });
     if (outcome.kind === "needs_human") {
       this.counters.needs_human++;
       await toHuman(this.d.broker, incident, outcome.reason, { source: outcome.source });

@@ -295,6 +295,9 @@ describe("mcpmon all", () => {
     expect(
       metricValue(text, "mcp_events_ingested_total", { service: "nginx", pattern: "nginx-body-too-large" }),
     ).toBeGreaterThanOrEqual(1);
+    // One analysis from the rule, one from Claude.
+    expect(metricValue(text, "mcp_analyzer_calls_total", { source: "rule" })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, "mcp_analyzer_calls_total", { source: "claude" })).toBeGreaterThanOrEqual(1);
   });
 
   test("SIGTERM: the process exits 0 in bounded time", async () => {
