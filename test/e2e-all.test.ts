@@ -22,6 +22,7 @@ import {
   metricValue,
   nginxPatternsFor,
   type Page,
+  PollAbort,
   pollFor,
   ROOT,
   type Scenario,
@@ -199,8 +200,9 @@ describe("mcpmon all", () => {
         m.event?.channel === "incidents" &&
         m.event.subject === incidents.big.incident_id,
     );
-    // Without a token, no REST read and no socket.
+    // Without a valid token, no REST read and no socket.
     expect((await api.get("/errors")).status).toBe(401);
+    await expect(wsClient(api.url, "not-a-token")).rejects.toThrow();
   });
 
   test("the low-risk rule fix runs by itself: chmod 644, nginx serves the file", async () => {
@@ -212,7 +214,7 @@ describe("mcpmon all", () => {
           (x) => x.source === "rule" && JSON.stringify(x.actions).includes(sc.secretPath),
         );
         if (f && ["failed", "rolled_back", "refused"].includes(f.status))
-          throw new Error(`rule fix ended ${f.status}: ${f.status_reason}`);
+          throw new PollAbort(`rule fix ended ${f.status}: ${f.status_reason}`);
         return f?.status === "fixed" ? f : null;
       },
       45_000,
@@ -276,6 +278,8 @@ describe("mcpmon all", () => {
         m.event.subject === parked.fix_id &&
         m.event.data?.status === "fixed",
     );
+    // A second approval is refused: the fix is no longer waiting.
+    expect((await api.post(`/fixes/${parked.fix_id}/approve`, {}, TOKENS.operator)).status).toBe(409);
     const incident = await api.get<{ status: string }>(`/errors/${parked.incident_id}`, TOKENS.viewer);
     expect(incident.body.status).toBe("fixed");
   });

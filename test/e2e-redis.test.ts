@@ -20,6 +20,7 @@ import {
   metricValue,
   nginxPatternsFor,
   type Page,
+  PollAbort,
   pollFor,
   type Scenario,
   spawnMcpmon,
@@ -135,7 +136,7 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
       const r = await api.get<Page<FixView>>("/fixes?service=nginx", TOKENS.viewer);
       const f = r.body.items.find((x) => x.source === "rule");
       if (f && ["failed", "rolled_back", "refused"].includes(f.status))
-        throw new Error(`rule fix ended ${f.status}: ${f.status_reason}`);
+        throw new PollAbort(`rule fix ended ${f.status}: ${f.status_reason}`);
       return f?.status === "fixed" ? f : null;
     },
     45_000,
@@ -169,8 +170,11 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
   await sc.reloaded(logOffset);
   expect(await sc.upload()).toBe(200);
 
-  // The fix queue as operators see it, and the counts of the API instance.
+  // The fix queue and the audit trail as operators see them, and the counts of the API instance.
   expect(await redis.cli(["XINFO", "GROUPS", "mcp:fixes"])).toContain("executors");
+  const audit = await redis.cli(["XRANGE", "mcp:events", "-", "+"]);
+  for (const type of ["error.new", "incident.status", "analysis.done", "fix.status"])
+    expect(audit).toContain(`"type":"${type}"`);
   const metrics = await pollFor("fixed fixes in /metrics", async () => {
     const t = (await api.text("/metrics")).body;
     return metricValue(t, "mcp_fixes_total", { outcome: "fixed" }) >= 2 ? t : null;

@@ -137,8 +137,13 @@ export function spawnMcpmon(
   argv: string[],
   opts: { cwd: string; env?: Record<string, string>; name?: string },
 ): McpmonProcess {
+  // The system PATH only (no node_modules/.bin, no bun): the binary must need nothing else.
+  const path = (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    .split(":")
+    .filter((d) => d && !d.includes("node_modules") && !d.includes(".bun"))
+    .join(":");
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    PATH: path,
     HOME: opts.cwd,
     LANG: "C.UTF-8",
     ...opts.env,
@@ -158,25 +163,19 @@ export function spawnMcpmon(
   const handle: McpmonProcess = {
     proc,
     output: () => text,
-    async waitForOutput(re, timeoutMs = 30_000) {
-      let match = "";
-      await waitFor(
+    waitForOutput: (re, timeoutMs = 30_000) =>
+      pollFor(
         `${opts.name ?? argv.join(" ")} to print ${re}`,
         () => {
           const m = re.exec(text);
-          if (m) {
-            match = m[0];
-            return true;
-          }
+          if (m) return m[0];
           if (proc.exitCode !== null || proc.signalCode !== null)
-            throw new Error(`exited ${proc.exitCode ?? proc.signalCode} before printing ${re}:\n${text}`);
-          return false;
+            throw new PollAbort(`exited ${proc.exitCode ?? proc.signalCode} before printing ${re}:\n${text}`);
+          return null;
         },
         timeoutMs,
         50,
-      );
-      return match;
-    },
+      ),
     async exited(timeoutMs = 20_000) {
       const code = await Promise.race([proc.exited, Bun.sleep(timeoutMs).then(() => null)]);
       await Promise.race([pumped, Bun.sleep(1000)]);
@@ -245,26 +244,35 @@ export function apiClient(url: string): ApiClient {
   };
 }
 
-/** Poll `probe` until it returns a value (not undefined/null/false); returns that value. */
+/** Thrown from a `pollFor` probe to stop polling at once (other errors are retried until the timeout). */
+export class PollAbort extends Error {}
+
+/**
+ * Poll `probe` until it returns a value (not undefined/null/false) and return that value. An error
+ * thrown by the probe is retried (the last one is reported on timeout), except PollAbort.
+ */
 export async function pollFor<T>(
   what: string,
   probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 30_000,
   intervalMs = 100,
 ): Promise<T> {
-  let value: T | undefined;
-  await waitFor(
-    what,
-    async () => {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
       const v = await probe();
-      if (v === undefined || v === null || v === false) return false;
-      value = v;
-      return true;
-    },
-    timeoutMs,
-    intervalMs,
-  );
-  return value as T;
+      if (v !== undefined && v !== null && v !== false) return v;
+    } catch (err) {
+      if (err instanceof PollAbort) throw new Error(`${what}: ${err.message}`);
+      lastError = err;
+    }
+    if (Date.now() >= deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`,
+      );
+    await Bun.sleep(intervalMs);
+  }
 }
 
 export interface WsMessage {
@@ -301,7 +309,7 @@ export async function wsClient(apiUrl: string, token: string): Promise<WsClient>
       `WebSocket: ${what}`,
       () => {
         const m = messages.find(pred);
-        if (!m && closed) throw new Error(`socket closed; got ${JSON.stringify(messages)}`);
+        if (!m && closed) throw new PollAbort(`socket closed; got ${JSON.stringify(messages)}`);
         return m;
       },
       timeoutMs,
