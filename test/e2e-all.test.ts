@@ -91,14 +91,14 @@ beforeAll(async () => {
     }),
   );
   api = apiClient(`http://127.0.0.1:${port}`);
-});
+}, 120_000);
 
 afterAll(async () => {
   ws?.close();
   await killAll();
   await sc?.stop();
   tmp.cleanup();
-});
+}, 120_000);
 
 describe("the binary from an empty folder", () => {
   test("version", async () => {
@@ -159,6 +159,16 @@ describe("mcpmon all", () => {
     expect(out).toContain("nginx:chmod-web-content");
     expect(out).not.toContain("nginx:write-nginx-config"); // medium: waits for an operator
     expect((await api.get("/health")).status).toBe(200);
+    const st = await api.get<{
+      broker: { kind: string };
+      components: Record<string, { running: boolean }>;
+      claude: { enabled: boolean };
+    }>("/status", TOKENS.viewer);
+    expect(st.status).toBe(200);
+    expect(st.body.broker.kind).toBe("embedded");
+    expect(st.body.claude.enabled).toBe(true);
+    for (const c of ["analyzers", "executors", "collectors"])
+      expect(st.body.components[c]?.running).toBe(true);
     // The embedded broker lives in the working folder, as the relative URL says.
     expect(existsSync(join(cwd, "data", "mcpmon.db"))).toBe(true);
   });

@@ -81,13 +81,13 @@ beforeAll(async () => {
     }),
   );
   api = apiClient(`http://127.0.0.1:${port}`);
-});
+}, 120_000);
 
 afterAll(async () => {
   await killAll();
   await Promise.allSettled([sc?.stop(), redis?.stop()]);
   tmp.cleanup();
-});
+}, 120_000);
 
 test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, heartbeats", async () => {
   serve = spawnMcpmon([bin, "serve", "--config", join(etc, "central.yml")], { cwd, name: "serve" });
