@@ -6,7 +6,16 @@
  * test's temp folders, and a fake Anthropic server that answers the "request body too large"
  * incident with a medium-risk config rewrite.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { type FakeAnthropic, startFakeAnthropic } from "./fakes/anthropic.ts";
@@ -478,7 +487,7 @@ export async function startScenario(): Promise<Scenario> {
   });
   const secretPath = join(nginx.htmlRoot, "secret.html");
   await Bun.write(secretPath, "<p>secret</p>\n");
-  (await import("node:fs")).chmodSync(secretPath, 0o600);
+  chmodSync(secretPath, 0o600);
   return {
     nginx,
     fake,
