@@ -1,5 +1,6 @@
 import { makeKeys } from "../keys.ts";
 import type { Broker, BrokerHealth } from "../types.ts";
+import { AppendConn } from "./append-conn.ts";
 import { Connections, type RedisBrokerOptions } from "./connection.ts";
 import { redisState } from "./state.ts";
 import { redisStreams } from "./streams.ts";
@@ -14,11 +15,12 @@ export type { RedisBrokerOptions } from "./connection.ts";
  */
 export function createRedisBroker(opts: RedisBrokerOptions): Broker {
   const conn = new Connections(opts);
+  const appends = new AppendConn(opts);
   const keys = makeKeys(opts.prefix);
   return {
     kind: "redis",
     keys,
-    ...redisStreams(conn, keys),
+    ...redisStreams(conn, keys, appends),
     ...redisState(conn, keys),
     async health(): Promise<BrokerHealth> {
       const started = performance.now();
@@ -29,6 +31,8 @@ export function createRedisBroker(opts: RedisBrokerOptions): Broker {
         return { ok: false, kind: "redis", state: conn.state, error: (err as Error).message };
       }
     },
-    close: () => conn.close(),
+    async close() {
+      await Promise.all([appends.close(), conn.close()]);
+    },
   };
 }

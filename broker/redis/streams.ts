@@ -1,4 +1,4 @@
-import { encode, type StreamFields } from "../../core/schemas/codec.ts";
+import { encode } from "../../core/schemas/codec.ts";
 import type { DeadLetter } from "../../core/schemas/event.ts";
 import { DEFAULT_CAPS, type Keys } from "../keys.ts";
 import type {
@@ -9,6 +9,7 @@ import type {
   StreamStats,
   StreamsPort,
 } from "../types.ts";
+import type { AppendConn } from "./append-conn.ts";
 import { type Connections, toMcpError } from "./connection.ts";
 import {
   claimReply,
@@ -26,25 +27,12 @@ import { CLAIM, DEAD_LETTER, READ_OWN } from "./scripts/streams.ts";
 const DEFAULT_COUNT = 100;
 
 /** The Streams half of the Redis broker. */
-export function redisStreams(conn: Connections, keys: Keys): StreamsPort {
+export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn): StreamsPort {
   return {
     async append(stream, entries, opts) {
       if (entries.length === 0) return [];
-      return await conn.run("append", async (r) => {
-        // One pipeline = one round trip for the whole batch; each XADD still gets its own id.
-        const p = r.pipeline();
-        const cap = opts?.maxLen === undefined ? [] : ["MAXLEN", "~", String(opts.maxLen)];
-        for (const fields of entries) p.xadd(stream, ...(cap as []), "*", ...flatten(fields));
-        const res = (await p.exec()) ?? [];
-        if (res.length !== entries.length)
-          throw new Error(`pipeline returned ${res.length} of ${entries.length}`);
-        return res.map(([err, id]) => {
-          // A partial failure (e.g. OOM midway) rejects the whole call: the caller retries the
-          // batch and downstream drops the duplicates by event id.
-          if (err) throw err;
-          return String(id);
-        });
-      });
+      // Not through ioredis: its per-command overhead halved append throughput (append-conn.ts).
+      return await appends.append(stream, entries, opts?.maxLen);
     },
 
     async ensureGroup(stream, group, startId = "$") {
@@ -175,10 +163,4 @@ export function redisStreams(conn: Connections, keys: Keys): StreamsPort {
       });
     },
   };
-}
-
-function flatten(fields: StreamFields): string[] {
-  const out: string[] = [];
-  for (const k in fields) out.push(k, fields[k] ?? "");
-  return out;
 }
