@@ -1,3 +1,4 @@
+import { publishEvent } from "../broker/records.ts";
 /**
  * The shared token budget and the token figures `/tokens/status` shows.
  *
@@ -139,12 +140,33 @@ export class TokenStats {
     t.output_tokens += u.output_tokens;
     t.cache_read_tokens += u.cache_read_input_tokens ?? 0;
     t.cache_write_tokens += u.cache_creation_input_tokens ?? 0;
-    t.cost_usd += estimateCost(this.model, u);
+    const cost = estimateCost(this.model, u);
+    t.cost_usd += cost;
     this.schedule();
+    // WebSocket `tokens` subscribers see every call's usage; a lost notification loses no figure.
+    void publishEvent(this.broker, {
+      type: "tokens.usage",
+      channel: "tokens",
+      subject: this.model,
+      data: {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_read_tokens: u.cache_read_input_tokens ?? 0,
+        cache_write_tokens: u.cache_creation_input_tokens ?? 0,
+        cost_usd: cost,
+      },
+    }).catch(() => {});
   }
   count(what: "failed_calls" | "rate_limited" | "cache_hits" | "rule_hits"): void {
     this.totals[what]++;
     this.schedule();
+    if (what === "rate_limited") {
+      void publishEvent(this.broker, {
+        type: "tokens.rate_limited",
+        channel: "tokens",
+        subject: this.model,
+      }).catch(() => {});
+    }
   }
 
   private schedule(): void {

@@ -1,3 +1,4 @@
+import { publishEvent } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
 import type { HealthResult } from "./health.ts";
@@ -48,7 +49,26 @@ export async function sendHeartbeat(
       counters: facts.counters,
     };
     const ok = await broker.putRecord("client", facts.client_id, record, cur?.version ?? 0);
-    if (ok !== null) return;
+    if (ok !== null) {
+      // WebSocket `clients` subscribers (every API instance) see heartbeats and health changes.
+      await publishEvent(broker, {
+        type:
+          cur?.value.health !== undefined && cur.value.health !== health.health
+            ? "client.health"
+            : "client.heartbeat",
+        channel: "clients",
+        subject: facts.client_id,
+        data: {
+          health: health.health,
+          previous_health: cur?.value.health ?? null,
+          detail: health.detail,
+          lag_bytes: facts.lag_bytes,
+          spool_depth: facts.spool_depth,
+          reading_paused: facts.reading_paused,
+        },
+      });
+      return;
+    }
   }
   throw new Error(`client record ${facts.client_id}: too many concurrent writes`);
 }

@@ -71,7 +71,9 @@ export async function serviceOp(
   const r = await ctx.transport.exec(argv, {
     timeoutMs: spec.timeout_s ? spec.timeout_s * 1000 : ctx.timeoutMs,
   });
-  return stepFrom(phase, `service ${op}: ${argv.join(" ")}`, started, r, r.code === expectExit);
+  const ok = r.code === expectExit;
+  if (ok && spec.settle_ms) await Bun.sleep(spec.settle_ms);
+  return stepFrom(phase, `service ${op}: ${argv.join(" ")}`, started, r, ok);
 }
 
 /** One action or check. Transport errors propagate: the caller decides retry or rollback. */

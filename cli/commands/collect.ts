@@ -2,7 +2,7 @@ import type { ClientConfig } from "../../core/config/client.ts";
 import { loadClientConfig } from "../../core/config/index.ts";
 import { McpError } from "../../core/errors.ts";
 import type { CliArgs } from "../args.ts";
-import { createLogger, openBroker, untilSignal } from "./runtime.ts";
+import { createLogger, openBroker, watchSignals } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 
 /**
@@ -23,6 +23,7 @@ export async function collectCommand(
   const configs: ClientConfig[] = args.configs.map((f) => loadClientConfig(f));
   if (args.dataDir) for (const c of configs) c.state_dir = args.dataDir;
   const log = createLogger({ name: "collect" });
+  const signals = watchSignals(log);
   const { loadPatternsDir } = await import("../../core/patterns/load.ts");
   const { runCollector } = await import("../../collector/index.ts");
   const patterns = loadPatternsDir(undefined, { withShipped: true });
@@ -45,7 +46,7 @@ export async function collectCommand(
   for (const client of handle.status().clients) {
     for (const f of client.files ?? []) out(`  following ${f.path}`);
   }
-  return untilSignal(log, async () => {
+  return signals.wait(async () => {
     await handle.stop();
     await Promise.all([...brokers.values()].map((b) => b.close()));
   });

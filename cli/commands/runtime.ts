@@ -30,30 +30,39 @@ export function resolveFrom(base: string, path: string): string {
 }
 
 /**
- * Run until SIGTERM or SIGINT, then call `stop` once: stop taking work, finish or hand back what
- * is in flight, acknowledge, close. A second signal exits at once.
+ * SIGTERM/SIGINT handling, installed before anything starts so a signal during start-up is not
+ * lost: the first signal stops taking work, finishes or hands back what is in flight, acknowledges
+ * and closes (the `stop` given to `wait`); a second signal exits at once.
  */
-export function untilSignal(log: Logger, stop: () => Promise<void>): Promise<number> {
-  return new Promise((done) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal: exiting now");
-        process.exit(130);
-      }
-      stopping = true;
-      log.info({ signal }, "shutting down (send the signal again to exit at once)");
-      stop().then(
-        () => done(0),
-        (err) => {
-          log.error({ err: String(err) }, "shutdown failed");
-          done(1);
-        },
-      );
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+export function watchSignals(log: Logger): { wait(stop: () => Promise<void>): Promise<number> } {
+  let received: NodeJS.Signals | null = null;
+  let onFirst: (() => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (received) {
+      log.warn({ signal }, "second signal: exiting now");
+      process.exit(130);
+    }
+    received = signal;
+    log.info({ signal }, "shutting down (send the signal again to exit at once)");
+    onFirst?.();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return {
+    wait: (stop) =>
+      new Promise<number>((done) => {
+        const run = () =>
+          stop().then(
+            () => done(0),
+            (err) => {
+              log.error({ err: String(err) }, "shutdown failed");
+              done(1);
+            },
+          );
+        if (received) run();
+        else onFirst = run;
+      }),
+  };
 }
 
 export { createLogger };

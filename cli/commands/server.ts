@@ -4,7 +4,7 @@ import type { ClientConfig } from "../../core/config/client.ts";
 import { loadCentralConfig, loadClientConfig } from "../../core/config/index.ts";
 import { RISK_ORDER } from "../../core/schemas/actions.ts";
 import type { CliArgs } from "../args.ts";
-import { brokerUrlFor, createLogger, openBroker, resolveFrom, untilSignal } from "./runtime.ts";
+import { brokerUrlFor, createLogger, openBroker, resolveFrom, watchSignals } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 
 type Mode = "all" | "serve" | "analyze" | "execute";
@@ -29,6 +29,7 @@ export async function runServerCommand(
   if (args.port !== undefined) config.api.port = args.port;
   config.broker.url = brokerUrlFor(config.broker.url, args.dataDir);
   const log = createLogger({ level: config.logging.level, name: mode });
+  const signals = watchSignals(log);
   const { loadPatternsDir } = await import("../../core/patterns/load.ts");
   const patterns = loadPatternsDir(
     config.patterns_dir ? resolveFrom(dirname(resolve(file)), config.patterns_dir) : undefined,
@@ -128,7 +129,7 @@ export async function runServerCommand(
     collectorFiles: components.collectors?.detail,
   });
 
-  return untilSignal(log, async () => {
+  return signals.wait(async () => {
     for (const [name, s] of stoppables) {
       log.info({ component: name }, "stopping");
       await s.stop();

@@ -124,7 +124,15 @@ export const HealthCheck = v.variant("type", [
 ]);
 export type HealthCheck = v.InferOutput<typeof HealthCheck>;
 
-export const ServiceOp = v.strictObject({ ...RunAction.entries, type: v.optional(v.literal("run"), "run") });
+export const ServiceOp = v.strictObject({
+  ...RunAction.entries,
+  type: v.optional(v.literal("run"), "run"),
+  /**
+   * Wait this long after the operation before the next step: `nginx -s reload` only signals the
+   * master, and checks that run before the new workers take over would see the old config.
+   */
+  settle_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(60_000)), 0),
+});
 
 export const PatternsFile = v.strictObject({
   service: ServiceName,
