@@ -14,14 +14,7 @@ export { AnalysisCache } from "./cache.ts";
 export { SYSTEM_PROMPT } from "./claude/prompt.ts";
 export { PROPOSE_FIXES_TOOL, TOOL_NAME } from "./claude/tool.ts";
 export { fixIdFor, incidentId } from "./incidents.ts";
-export {
-  approveFix,
-  getIncident,
-  type IncidentFilter,
-  ignoreIncident,
-  listIncidents,
-  rejectFix,
-} from "./operator.ts";
+export { getIncident, type IncidentFilter, listIncidents } from "./operator.ts";
 export { OFFLINE_REASON } from "./pipeline.ts";
 export { remediationFields, ruleProposal } from "./rules.ts";
 export type { Analysis, Outcome, Proposal, ProposalSource } from "./types.ts";

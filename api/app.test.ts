@@ -162,6 +162,24 @@ describe("errors", () => {
   });
 });
 
+describe("incidents", () => {
+  test("an operator can ignore an incident; a viewer cannot", async () => {
+    const { call, broker } = setup();
+    await broker.putRecord("incident", "inc1", incidentRecord("inc1", "needs_human"), 0);
+    expect((await call("POST", "/errors/inc1/ignore", { token: TOKENS.viewer, body: {} })).status).toBe(403);
+    const res = await call("POST", "/errors/inc1/ignore", {
+      token: TOKENS.operator,
+      body: { reason: "known noise" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe("ignored");
+    expect(res.json.status_reason).toBe("ignored by otto: known noise");
+    expect((await call("POST", "/errors/nope/ignore", { token: TOKENS.operator, body: {} })).status).toBe(
+      404,
+    );
+  });
+});
+
 describe("fixes", () => {
   test("approve records who and when and queues the fix; a second approval is 409", async () => {
     const { call, broker } = setup();

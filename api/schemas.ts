@@ -64,6 +64,8 @@ export const ApproveBody = v.optional(
 
 export const RejectBody = v.strictObject({ reason: v.pipe(v.string(), v.minLength(1), v.maxLength(2000)) });
 
+export const IgnoreBody = v.optional(v.strictObject({ reason: v.optional(Text(2000)) }), {});
+
 export const ClearQuery = v.object({ confirm: v.optional(v.string()) });
 
 export const IdParams = v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)) });

@@ -1,8 +1,9 @@
 import { Elysia } from "elysia";
-import { authPlugin } from "../auth.ts";
+import { authPlugin, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { IdParams, ListQuery, SubmitErrorsBody } from "../schemas.ts";
+import { IdParams, IgnoreBody, ListQuery, SubmitErrorsBody } from "../schemas.ts";
 import { errorStatus, listIncidents, submitErrors } from "../services/errors.ts";
+import { ignoreIncident } from "../services/incidents.ts";
 
 export function errorsRoutes(deps: ApiDeps) {
   return new Elysia({ prefix: "/errors", name: "routes.errors" })
@@ -34,5 +35,20 @@ export function errorsRoutes(deps: ApiDeps) {
       role: "viewer",
       params: IdParams,
       detail: { tags: ["errors"], summary: "Processing status of a submitted error or an incident" },
-    });
+    })
+    .post(
+      "/:id/ignore",
+      ({ params, body, request }) =>
+        ignoreIncident(deps, params.id, principalOf(deps.auth, request), body?.reason),
+      {
+        role: "operator",
+        params: IdParams,
+        body: IgnoreBody,
+        detail: {
+          tags: ["errors"],
+          summary:
+            "Ignore an incident: its events are still counted, nothing is analysed or fixed automatically",
+        },
+      },
+    );
 }

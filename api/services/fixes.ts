@@ -1,10 +1,10 @@
 import { enqueueFix, publishEvent, updateRecord } from "../../broker/records.ts";
 import type { Fix } from "../../core/schemas/fix.ts";
-import type { Incident } from "../../core/schemas/incident.ts";
 import type { Principal } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { HttpError } from "../http-error.ts";
 import { type ListQuery, page } from "../schemas.ts";
+import { setIncidentStatus } from "./incidents.ts";
 
 export async function listFixes(deps: ApiDeps, q: ListQuery) {
   const all = (await deps.broker.listRecords<Fix>("fix")).map((r) => r.value);
@@ -24,6 +24,24 @@ export async function getFix(deps: ApiDeps, id: string): Promise<Fix> {
 }
 
 /**
+ * Change a fix that waits for an operator (compare-and-set): 404 when it does not exist, 409 when
+ * it is not `awaiting_approval` any more (another operator, or a second click, was first).
+ */
+async function decide(deps: ApiDeps, id: string, change: (fix: Fix) => Fix): Promise<Fix> {
+  let refusal: HttpError | null = null;
+  const updated = await updateRecord<Fix>(deps.broker, "fix", id, (fix) => {
+    refusal = null;
+    if (!fix) refusal = new HttpError(404, "not_found", `no fix with id "${id}"`);
+    else if (fix.status !== "awaiting_approval") {
+      refusal = new HttpError(409, "conflict", `fix ${id} is ${fix.status}, not awaiting_approval`);
+    }
+    return refusal || !fix ? undefined : change(fix);
+  });
+  if (refusal) throw refusal;
+  return updated!.value;
+}
+
+/**
  * Approve a fix that waits for an operator: record who and when, queue it for the executors.
  * The executor checks the policy and this approval again when it runs the fix.
  */
@@ -34,27 +52,13 @@ export async function approveFix(
   body: { note?: string; dry_run?: boolean },
 ) {
   const at = new Date().toISOString();
-  let refusal: HttpError | null = null;
-  const updated = await updateRecord<Fix>(deps.broker, "fix", id, (fix) => {
-    refusal = null;
-    if (!fix) {
-      refusal = new HttpError(404, "not_found", `no fix with id "${id}"`);
-      return undefined;
-    }
-    if (fix.status !== "awaiting_approval") {
-      refusal = new HttpError(409, "conflict", `fix ${id} is ${fix.status}, not awaiting_approval`);
-      return undefined;
-    }
-    return {
-      ...fix,
-      status: "queued",
-      approval: { by: who.name, at, ...(body.note ? { note: body.note } : {}) },
-      dry_run: body.dry_run ?? fix.dry_run,
-      updated_at: at,
-    };
-  });
-  if (refusal) throw refusal;
-  const fix = updated!.value;
+  const fix = await decide(deps, id, (f) => ({
+    ...f,
+    status: "queued",
+    approval: { by: who.name, at, ...(body.note ? { note: body.note } : {}) },
+    dry_run: body.dry_run ?? f.dry_run,
+    updated_at: at,
+  }));
   await enqueueFix(deps.broker, fix);
   await setIncidentStatus(deps, fix.incident_id, "queued", `fix ${fix.fix_id} approved by ${who.name}`);
   await publishEvent(deps.broker, {
@@ -68,21 +72,12 @@ export async function approveFix(
 
 export async function rejectFix(deps: ApiDeps, id: string, who: Principal, reason: string) {
   const at = new Date().toISOString();
-  let refusal: HttpError | null = null;
-  const updated = await updateRecord<Fix>(deps.broker, "fix", id, (fix) => {
-    refusal = null;
-    if (!fix) {
-      refusal = new HttpError(404, "not_found", `no fix with id "${id}"`);
-      return undefined;
-    }
-    if (fix.status !== "awaiting_approval") {
-      refusal = new HttpError(409, "conflict", `fix ${id} is ${fix.status}, not awaiting_approval`);
-      return undefined;
-    }
-    return { ...fix, status: "rejected", rejection: { by: who.name, at, reason }, updated_at: at };
-  });
-  if (refusal) throw refusal;
-  const fix = updated!.value;
+  const fix = await decide(deps, id, (f) => ({
+    ...f,
+    status: "rejected",
+    rejection: { by: who.name, at, reason },
+    updated_at: at,
+  }));
   await setIncidentStatus(
     deps,
     fix.incident_id,
@@ -96,27 +91,4 @@ export async function rejectFix(deps: ApiDeps, id: string, who: Principal, reaso
     data: { status: "rejected", rejected_by: who.name, reason, incident_id: fix.incident_id },
   });
   return fix;
-}
-
-async function setIncidentStatus(deps: ApiDeps, id: string, to: Incident["status"], reason: string) {
-  const at = new Date().toISOString();
-  let from: Incident["status"] | null = null;
-  const res = await updateRecord<Incident>(deps.broker, "incident", id, (inc) => {
-    if (!inc || inc.status === to) return undefined;
-    from = inc.status;
-    return {
-      ...inc,
-      status: to,
-      status_reason: reason,
-      history: [...(inc.history ?? []), { at, from: inc.status, to, reason }].slice(-50),
-    };
-  });
-  if (res) {
-    await publishEvent(deps.broker, {
-      type: "incident.status",
-      channel: "incidents",
-      subject: id,
-      data: { from, to, reason },
-    });
-  }
 }
