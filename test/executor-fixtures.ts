@@ -17,6 +17,8 @@ export interface TestService {
   validate?: string[];
   reload?: string[];
   configFiles?: string[];
+  /** Also allow `chmod` of files and folders under confDir (a change no write_file backup covers). */
+  confChmod?: boolean;
 }
 
 export function testPatterns(s: TestService): Map<string, ServicePatterns> {
@@ -71,6 +73,18 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
       max_bytes: 262144,
       modes: ["0644", "0640"],
     });
+  if (s.confDir && s.confChmod)
+    rules.push({
+      id: "chmod-conf",
+      type: "run",
+      description: "mode of nginx config files and folders",
+      risk: "medium",
+      program: "chmod",
+      args: [
+        { enum: ["644", "640", "600", "755", "750", "700"] },
+        { path: { roots: [s.confDir], allow_dirs: true } },
+      ],
+    });
   const service_ops: Record<string, unknown> = {};
   if (s.validate) service_ops.validate = op(s.validate);
   if (s.reload) service_ops.reload = op(s.reload);
@@ -101,6 +115,10 @@ export interface SeedInput {
   approval?: Fix["approval"];
   client_id?: string;
   dry_run?: boolean;
+  /** A fix id chosen beforehand (to prepare its backup folder on the host first). */
+  fix_id?: string;
+  /** Store the fix as already `executing` by a run that is gone (tests of recovery). */
+  interrupted?: { executor: string; token: number };
 }
 
 /** Store an incident and a queued fix, and put the fix on mcp:fixes. */
@@ -130,7 +148,7 @@ export async function seedFix(broker: Broker, input: SeedInput): Promise<Fix> {
   };
   const fix = {
     v: 1,
-    fix_id: newId("fix_"),
+    fix_id: input.fix_id ?? newId("fix_"),
     incident_id: incident.incident_id,
     client_id: input.client_id ?? "c1",
     host: "127.0.0.1",
@@ -142,7 +160,8 @@ export async function seedFix(broker: Broker, input: SeedInput): Promise<Fix> {
     preconditions: input.preconditions ?? [],
     verify: input.verify ?? [],
     rollback: input.rollback ?? [],
-    status: "queued",
+    status: input.interrupted ? "executing" : "queued",
+    ...(input.interrupted ? { run: { ...input.interrupted, started_at: now } } : {}),
     dry_run: input.dry_run ?? false,
     steps: [],
     created_at: now,
