@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { canConnect, freePort, waitFor } from "./ports.ts";
+import { reaper } from "./reaper.ts";
 import { findProgram, tempDir } from "./tmp.ts";
 
 /** Paths and ports a config template needs; `defaultNginxConfig` shows a complete one. */
@@ -40,31 +41,6 @@ export interface NginxServer {
   /** Overwrite the config file (no reload: call reload() or testConfig() next). */
   writeConfig(text: string): void;
   stop(): Promise<void>;
-}
-
-/**
- * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
- * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
- * process group, so that it lives long enough to clean up.
- */
-function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
-  // A pid is signalled only while its command line still names our dir: pids get reused.
-  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
-    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
-  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  sh.unref();
-  return {
-    watch(pid) {
-      sh.stdin.write(`${pid}\n`);
-      sh.stdin.flush();
-    },
-    cancel: () => sh.kill("SIGKILL"),
-  };
 }
 
 /** The harness's default config; tests that override `config` can start from this text. */
@@ -196,7 +172,7 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
 
   const running = proc;
   let stopped = false;
-  const guard = reaper(prefix, "TERM");
+  const guard = reaper({ dir: prefix, signal: "TERM" });
   guard.watch(running.pid);
 
   return {

@@ -9,6 +9,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { freePort, waitFor } from "./ports.ts";
+import { reaper } from "./reaper.ts";
 import { tempDir } from "./tmp.ts";
 
 export interface PostgresOptions {
@@ -52,30 +53,6 @@ export interface PostgresServer {
 }
 
 const PG_USER = "postgres";
-/**
- * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
- * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
- * process group, so that it lives long enough to clean up.
- */
-function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
-  // A pid is signalled only while its command line still names our dir: pids get reused.
-  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
-    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
-  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  sh.unref();
-  return {
-    watch(pid) {
-      sh.stdin.write(`${pid}\n`);
-      sh.stdin.flush();
-    },
-    cancel: () => sh.kill("SIGKILL"),
-  };
-}
 
 /** The newest /usr/lib/postgresql/N/bin, where Debian keeps initdb and postgres (not on PATH). */
 export function postgresBinDir(): string | null {
@@ -106,7 +83,7 @@ let template: Promise<string> | undefined;
 function dataTemplate(bin: string): Promise<string> {
   template ??= (async () => {
     const tmp = tempDir("mcpmon-pg-template-");
-    reaper(tmp.path, "0");
+    reaper({ dir: tmp.path, signal: "0" });
     runSync(["chown", PG_USER, tmp.path]);
     const data = join(tmp.path, "data");
     const initdb = Bun.spawn(
@@ -213,7 +190,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   const running = proc;
   let stopped = false;
   // Immediate shutdown (SIGQUIT) if we die: nobody would wait for a checkpoint.
-  const guard = reaper(dir, "QUIT");
+  const guard = reaper({ dir, signal: "QUIT" });
   guard.watch(running.pid);
 
   async function psql(sql: string, o: { db?: string; user?: string } = {}): Promise<PsqlResult> {

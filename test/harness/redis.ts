@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { canConnect, freePort, waitFor } from "./ports.ts";
+import { reaper } from "./reaper.ts";
 import { findProgram, tempDir } from "./tmp.ts";
 
 export interface RedisOptions {
@@ -49,31 +50,6 @@ function installExitHook(): void {
   });
 }
 
-/**
- * Kills the server if this process dies without stop(): a shell reads "pid port" lines from a pipe
- * only we hold open; EOF means we are gone. redis-server rewrites its command line to
- * `redis-server 127.0.0.1:PORT`, so a pid is signalled only while it still shows that address
- * (pids get reused). The temp dir is removed too when we created it.
- */
-function reaper(dir: string | null): { watch(pid: number, port: number): void; cancel(): void } {
-  const script = `trap "" INT TERM HUP; p=""; while read -r x y; do p="$p $x:$y"; done
-    for e in $p; do x=\${e%%:*}; y=\${e#*:}; grep -qsaF -- "127.0.0.1:$y" /proc/$x/cmdline && kill -9 $x; done
-    [ -n "$0" ] && sleep 1 && rm -rf -- "$0"`;
-  const sh = Bun.spawn(["sh", "-c", script, dir ?? ""], {
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  sh.unref();
-  return {
-    watch(pid, port) {
-      sh.stdin.write(`${pid} ${port}\n`);
-      sh.stdin.flush();
-    },
-    cancel: () => sh.kill("SIGKILL"),
-  };
-}
-
 /** Start a real redis-server on 127.0.0.1 in a temp folder. */
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
   const server = findProgram("redis-server");
@@ -87,7 +63,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
   const logFile = opts.logFile ?? join(dir, "redis.log");
   let port = opts.port ?? (await freePort());
   let proc: ReturnType<typeof Bun.spawn> | null = null;
-  const guard = reaper(tmp ? dir : null);
+  // redis-server rewrites its command line to `redis-server 127.0.0.1:PORT`: match on that.
+  const guard = reaper({ ...(tmp ? { dir } : {}), signal: "9" });
 
   const argv = (): string[] => {
     const a = [server, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--logfile", logFile];
@@ -102,7 +79,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
     for (let attempt = 0; ; attempt++) {
       const p = Bun.spawn(argv(), { stdout: "ignore", stderr: "pipe" });
       live.add(p);
-      guard.watch(p.pid, port);
+      guard.watch(p.pid, `127.0.0.1:${port}`);
       proc = p;
       try {
         await waitFor(`redis-server on ${port}`, async () => {

@@ -9,6 +9,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { freePort, waitFor } from "./ports.ts";
+import { reaper } from "./reaper.ts";
 import { tempDir } from "./tmp.ts";
 
 /** The OS account tests log in as unless they ask for root. Its shell is /bin/sh (see below). */
@@ -48,30 +49,6 @@ export interface SshdServer {
 }
 
 const SSHD = "/usr/sbin/sshd"; // sshd refuses to re-exec itself unless started by absolute path
-/**
- * Cleans up if this process dies without stop(): `bun test` never runs "exit" listeners and a crash
- * runs nothing. The shell reads server pids from a pipe only we hold open; EOF means we are gone, so
- * it signals those still running and removes the dir. It ignores the Ctrl-C that reaches our whole
- * process group, so that it lives long enough to clean up.
- */
-function reaper(dir: string, signal: string): { watch(pid: number): void; cancel(): void } {
-  // A pid is signalled only while its command line still names our dir: pids get reused.
-  const script = `trap "" INT TERM HUP; p=""; while read -r x; do p="$p $x"; done
-    for x in $p; do grep -qsaF -- "$0" /proc/$x/cmdline && kill -$1 $x; done; sleep 2; rm -rf -- "$0"`;
-  const sh = Bun.spawn(["sh", "-c", script, dir, signal], {
-    stdin: "pipe",
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  sh.unref();
-  return {
-    watch(pid) {
-      sh.stdin.write(`${pid}\n`);
-      sh.stdin.flush();
-    },
-    cancel: () => sh.kill("SIGKILL"),
-  };
-}
 
 function run(argv: string[]): { code: number; out: string } {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
@@ -235,7 +212,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<SshdServer> {
   let running: Bun.Subprocess = proc;
   let stopped = false;
   const killAll = () => signalTree(running.pid, "SIGKILL");
-  const guard = reaper(dir, "KILL");
+  const guard = reaper({ dir, signal: "KILL" });
   guard.watch(running.pid);
 
   return {
