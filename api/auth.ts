@@ -2,8 +2,18 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { HttpError } from "./http-error.ts";
 
-export type Role = "viewer" | "operator" | "admin";
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+/**
+ * viewer: reads and WebSocket; reporter: only submits errors (`POST /errors`, for applications
+ * that report what they see); operator: viewer + reporter + approve, reject, ignore, pause,
+ * resume, clear; admin: everything, including clients.
+ */
+export type Role = "viewer" | "reporter" | "operator" | "admin";
+const GRANTS: Record<Role, readonly Role[]> = {
+  viewer: ["viewer"],
+  reporter: ["reporter"],
+  operator: ["viewer", "reporter", "operator"],
+  admin: ["viewer", "reporter", "operator", "admin"],
+};
 
 export interface TokenEntry {
   name: string;
@@ -47,7 +57,7 @@ export class TokenAuth {
   require(header: string | null | undefined, need: Role): Principal {
     const principal = this.identify(header);
     if (!principal) throw new HttpError(401, "unauthorized", "a valid bearer token is required");
-    if (RANK[principal.role] < RANK[need]) {
+    if (!GRANTS[principal.role].includes(need)) {
       throw new HttpError(403, "forbidden", `this needs the ${need} role; the token has ${principal.role}`);
     }
     return principal;

@@ -29,7 +29,7 @@ export function docsPlugin(version: string) {
             title: "mcpmon API",
             version,
             description:
-              "Incidents, fixes, approvals, clients and queues of mcpmon. Send `Authorization: Bearer <token>`; roles: viewer (reads, WebSocket), operator (+ approve, reject, pause, resume, clear), admin (+ clients).",
+              "Incidents, fixes, approvals, clients and queues of mcpmon. Send `Authorization: Bearer <token>`; roles: viewer (reads, WebSocket), reporter (only POST /errors), operator (viewer + reporter + approve, reject, ignore, pause, resume, clear), admin (+ clients).",
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { Fields, ServiceName, Severity } from "../core/schemas/common.ts";
+import { Fields, ServiceName, Severity, Slug } from "../core/schemas/common.ts";
 
 /** Request schemas, declared once: validation, OpenAPI document and handler types. */
 
@@ -11,9 +11,9 @@ export const SubmittedError = v.strictObject({
   client_id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
   host: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   service: ServiceName,
-  pattern_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(200)), "submitted"),
+  pattern_id: v.optional(Slug, "submitted"),
   severity: v.optional(Severity, "error"),
-  category: v.optional(Text(100), "other"),
+  category: v.optional(Slug, "other"),
   time: v.optional(v.pipe(v.string(), v.isoTimestamp())),
   message: v.pipe(v.string(), v.minLength(1), v.maxLength(65536)),
   fields: v.optional(Fields, {}),

@@ -4,8 +4,10 @@ import type { CentralConfig } from "../core/config/central.ts";
 import type { Logger } from "../core/log.ts";
 import { createApp } from "./app.ts";
 import { TokenAuth } from "./auth.ts";
+import { createAllowList } from "./cidr.ts";
 import type { ComponentStatus } from "./deps.ts";
 import { EventsHub } from "./events-hub.ts";
+import { HttpError } from "./http-error.ts";
 import { Metrics } from "./metrics.ts";
 
 export interface ApiOptions {
@@ -69,15 +71,27 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
   const port = server.port ?? 0;
   let metricsServer: Server<unknown> | null = null;
   if (config.api.metrics_port) {
+    // The separate metrics port obeys the same rules as /metrics on the API port: the address
+    // allow list, and a viewer token unless metrics are public.
+    const allow = createAllowList(config.api.allow_cidrs);
     metricsServer = Bun.serve({
       hostname: host,
       port: config.api.metrics_port,
-      fetch: async (req) =>
-        new URL(req.url).pathname === "/metrics"
-          ? new Response(await metrics.registry.metrics(), {
-              headers: { "content-type": metrics.registry.contentType },
-            })
-          : new Response("not found\n", { status: 404 }),
+      fetch: async (req, srv) => {
+        if (allow && !allow(srv.requestIP(req)?.address)) return new Response("forbidden\n", { status: 403 });
+        if (new URL(req.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
+        if (!config.api.metrics_public) {
+          try {
+            deps.auth.require(req.headers.get("authorization"), "viewer");
+          } catch (err) {
+            const status = err instanceof HttpError ? err.status : 401;
+            return new Response(`${(err as Error).message}\n`, { status });
+          }
+        }
+        return new Response(await metrics.registry.metrics(), {
+          headers: { "content-type": metrics.registry.contentType },
+        });
+      },
     });
   }
   const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;

@@ -11,6 +11,7 @@ import { Metrics } from "./metrics.ts";
 
 export const TOKENS = {
   viewer: "viewer-token-123",
+  reporter: "reporter-token-000",
   operator: "operator-token-456",
   admin: "admin-token-789",
 };
@@ -21,6 +22,7 @@ export function makeTestApp(overrides: Record<string, unknown> = {}) {
     api: {
       tokens: [
         { name: "vera", token: TOKENS.viewer, role: "viewer" },
+        { name: "rory", token: TOKENS.reporter, role: "reporter" },
         { name: "otto", token: TOKENS.operator, role: "operator" },
         { name: "ada", token: TOKENS.admin, role: "admin" },
       ],

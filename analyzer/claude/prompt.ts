@@ -61,10 +61,11 @@ export function serviceContext(service: string, sp: ServicePatterns | undefined)
 
 /** One incident as the model sees it; every log-derived value goes through `untrusted`. */
 export function incidentBlock(inc: Incident): string {
-  const fields = Object.entries(inc.fields ?? {}).map(([k, v]) => `${k}=${untrusted(v)}`);
+  // Keys, pattern id and category can come from `POST /errors` too: every one is escaped.
+  const fields = Object.entries(inc.fields ?? {}).map(([k, v]) => `${untrusted(k)}=${untrusted(v)}`);
   const lines = [
     `<incident id="${inc.incident_id}">`,
-    `service: ${inc.service}; pattern: ${inc.pattern_id}; severity: ${inc.severity}; category: ${inc.category}`,
+    `service: ${inc.service}; pattern: ${untrusted(inc.pattern_id)}; severity: ${inc.severity}; category: ${untrusted(inc.category)}`,
     `seen ${inc.count} times on ${inc.hosts.length} host(s) from ${inc.first_seen} to ${inc.last_seen}${inc.regressions ? `; it came back ${inc.regressions} time(s) after being fixed` : ""}`,
     "<untrusted_log_data>",
     `template: ${untrusted(inc.template)}`,

@@ -15,7 +15,7 @@ export function errorsRoutes(deps: ApiDeps) {
         return submitErrors(deps, body);
       },
       {
-        role: "operator",
+        role: "reporter",
         body: SubmitErrorsBody,
         detail: {
           tags: ["errors"],

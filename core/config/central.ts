@@ -62,7 +62,10 @@ const Target = v.strictObject({
 const ApiToken = v.strictObject({
   name: v.optional(str("who holds the token (audit)"), "token"),
   token: v.pipe(v.string("expected a string"), v.description("bearer token")),
-  role: v.picklist(["viewer", "operator", "admin"], 'expected "viewer", "operator" or "admin"'),
+  role: v.picklist(
+    ["viewer", "reporter", "operator", "admin"],
+    'expected "viewer", "reporter", "operator" or "admin"',
+  ),
 });
 
 const Api = v.strictObject({

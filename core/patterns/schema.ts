@@ -98,7 +98,11 @@ export const Pattern = v.strictObject({
   flags: v.optional(v.pipe(v.string(), v.regex(/^[imsu]*$/, "expected regex flags from i, m, s, u")), ""),
   on: v.optional(v.picklist(["message", "record"]), "message"),
   severity: Severity,
-  category: v.string(),
+  /** Lowercase slug (it travels in every event: `permissions`, `upstream`). */
+  category: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9][a-z0-9_.-]{0,199}$/, "expected a lowercase category like permissions"),
+  ),
   description: v.string(),
   remediation: v.optional(Remediation),
   examples: v.pipe(v.array(v.string()), v.minLength(1, "every pattern needs at least one real example line")),

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { Fields, Id, IsoTime, ServiceName, Severity } from "./common.ts";
+import { Fields, Id, IsoTime, ServiceName, Severity, Slug } from "./common.ts";
 
 /**
  * One matched log record: an entry of `mcp:errors`, written by collectors and `POST /errors`.
@@ -23,9 +23,9 @@ export const ErrorEvent = v.object({
     }),
   ),
   time: IsoTime,
-  pattern_id: Id,
+  pattern_id: Slug,
   severity: Severity,
-  category: v.optional(v.string(), "other"),
+  category: v.optional(Slug, "other"),
   /** The (redacted) record, possibly several lines for multiline records. */
   message: v.pipe(v.string(), v.maxLength(1_048_576)),
   fields: v.optional(Fields, {}),
