@@ -7,6 +7,8 @@
  *   triggered an analysis, the fix record written and the incident moved on);
  * - a consumer first finishes its own pending entries (from "0"), and every consumer periodically
  *   claims entries idle longer than `claim_idle_ms` (a dead consumer's, or its own failed ones);
+ *   entries in flight here are touched every `claim_idle_ms / 3`, so however long they wait for a
+ *   batch or for budget, only a consumer that stopped touching (dead) loses them;
  * - an entry delivered `max_deliveries` times without success goes to `mcp:dlq` with the reason;
  * - while the pause flag is set nothing new is read.
  */
@@ -121,10 +123,12 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
 
   const counts = { acked: 0, dead_lettered: 0, failed: 0 };
   let inflight = 0;
-  // Entries being worked on in this process. An entry that waits long for a batch or for budget
-  // looks idle to the group, so claimIdle (ours included) hands it out again; a claimed entry that
-  // is already in flight here is left to the work in progress, which will ack it.
-  const working = new Set<string>();
+  // Entries being worked on in this process, with the consumer whose PEL holds each. An entry that
+  // waits long for a batch or for budget looks idle to the group, so every such entry is touched
+  // (below) for as long as it is in flight. Should one still be claimed by a consumer of this
+  // process (a touch failed), the work in progress keeps it and will ack it; the claimer only
+  // becomes the consumer that touches it.
+  const held = new Map<string, string>();
   let stopping = false;
   let paused = false;
   const maxInflight = opts.maxInflight ?? 64;
@@ -191,14 +195,17 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
     const mine = { n: 0 };
     const track = async (entries: Delivery[]) => {
       for (const e of entries) {
-        if (working.has(e.id)) continue;
+        if (held.has(e.id)) {
+          held.set(e.id, consumer);
+          continue;
+        }
         await room(mine);
         if (stopping) return;
         mine.n++;
         inflight++;
-        working.add(e.id);
+        held.set(e.id, consumer);
         void deliver(consumer, e).finally(() => {
-          working.delete(e.id);
+          held.delete(e.id);
           mine.n--;
           inflight--;
           wake();
@@ -243,6 +250,38 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
     while (mine.n > 0) await new Promise<void>((r) => waiters.push(r));
   }
 
+  // Without this, an entry waiting for a batch or for budget longer than claim_idle_ms is claimed
+  // by another process, which asks Claude about it again. Touching resets its idle time without
+  // counting a delivery; a process that dies stops touching, and its entries are claimed as before.
+  let touching = false;
+  const touchAll = async () => {
+    const byConsumer = new Map<string, string[]>();
+    for (const [id, consumer] of held) {
+      const ids = byConsumer.get(consumer) ?? [];
+      ids.push(id);
+      byConsumer.set(consumer, ids);
+    }
+    for (const [consumer, ids] of byConsumer)
+      await broker
+        .touch(stream, group, consumer, ids)
+        .catch((err) =>
+          log.warn(
+            { consumer, entries: ids.length, err: errorMessage(err) },
+            "touching in-flight entries failed",
+          ),
+        );
+  };
+  const toucher = setInterval(
+    () => {
+      if (touching || held.size === 0) return;
+      touching = true;
+      void touchAll().finally(() => {
+        touching = false;
+      });
+    },
+    Math.max(50, Math.floor(claimIdleMs / 3)),
+  );
+
   for (let i = 0; i < config.processing.error_processors; i++) loops.push(consume(`${prefix}-${i}`));
   const saver = setInterval(() => void pipeline.saveTemplates().catch(() => {}), 5_000);
   log.info({ consumers: config.processing.error_processors, offline, prefix }, "analyzers started");
@@ -255,6 +294,8 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
       batcher?.stop();
       wake();
       await Promise.all(loops);
+      // Only now: entries finishing during the stop are still ours until acked.
+      clearInterval(toucher);
       await pipeline.saveTemplates().catch(() => {});
       await stats.flush().catch(() => {});
     },

@@ -144,6 +144,36 @@ export function brokerContract(name: string, makeBroker: MakeBroker): void {
       expect((await b.stats(s)).groups[0]!.pending).toBe(0);
     });
 
+    test("touch resets the idle time of this consumer's entries only, without counting a delivery", async () => {
+      const b = await fresh();
+      const s = b.keys.errors;
+      await b.ensureGroup(s, "g", "0");
+      const ids = await b.append(s, [msg(1), msg(2), msg(3), msg(4)]);
+      await b.readGroup(s, "g", "busy", { count: 2 });
+      await b.readGroup(s, "g", "other", { count: 2 });
+      await b.ack(s, "g", [ids[1]!]);
+      await Bun.sleep(300);
+      // Only ids[0] is pending for "busy": ids[1] is acked, ids[2] belongs to another consumer,
+      // the last id was never written.
+      expect(await b.touch(s, "g", "busy", [ids[0]!, ids[1]!, ids[2]!, "9999999999999-0"])).toBe(1);
+      expect(await b.touch(s, "g", "busy", [])).toBe(0);
+      // Idle for 300 ms: only the other consumer's entries; the touched one was idle only since.
+      const claimed = await b.claimIdle(s, "g", "thief", 200);
+      expect(claimed.entries.map((d) => d.id)).toEqual([ids[2]!, ids[3]!]);
+      expect(claimed.entries.every((d) => d.deliveries === 2)).toBe(true);
+      const byName = Object.fromEntries(
+        (await b.stats(s)).groups[0]!.consumers.map((c) => [c.name, c.pending]),
+      );
+      expect(byName).toEqual({ busy: 1, other: 0, thief: 2 });
+      // The touched entry kept its delivery count: read again from "0" it is the second delivery.
+      const own = await b.readGroup(s, "g", "busy", { from: "0" });
+      expect(own.map((d) => [d.id, d.deliveries])).toEqual([[ids[0]!, 2]]);
+      // "busy" no longer holds the claimed entries: touching them changes nothing.
+      expect(await b.touch(s, "g", "busy", [ids[2]!, ids[3]!])).toBe(0);
+      const err = await b.touch(s, "nope", "busy", [ids[0]!]).catch((e) => e);
+      expect(isMcpError(err, "NOT_FOUND")).toBe(true);
+    });
+
     test("deadLetter moves the entry to the DLQ with its facts and acks it", async () => {
       const b = await fresh();
       const s = b.keys.errors;

@@ -99,6 +99,13 @@ export interface StreamsPort {
     opts?: { count?: number; start?: string },
   ): Promise<ClaimResult>;
   /**
+   * Reset the idle time of entries that `consumer` holds, without counting a delivery: a live
+   * consumer still working on them (waiting for a batch or for budget) keeps them out of other
+   * consumers' `claimIdle`. Ids pending for another consumer, acknowledged or unknown are left
+   * alone; ids whose entry was trimmed leave the PEL, as with XCLAIM. Returns how many were reset.
+   */
+  touch(stream: string, group: string, consumer: string, ids: string[]): Promise<number>;
+  /**
    * Move an entry to the dead-letter stream with the reason, and acknowledge it in the group,
    * atomically: the entry is in the DLQ or still pending, never neither.
    */

@@ -35,7 +35,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
       });
     return row;
   };
-  const touch = (s: string, g: string, c: string, now: number) =>
+  const consumerSeen = (s: string, g: string, c: string, now: number) =>
     q
       .query("INSERT INTO consumers VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET seen_at = excluded.seen_at")
       .run(s, g, c, now);
@@ -77,7 +77,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
     db.write("readGroup", () => {
       const grp = groupRow(s, g);
       const now = Date.now();
-      touch(s, g, c, now);
+      consumerSeen(s, g, c, now);
       const rows = q
         .query<Row, [string, number, number, number]>(
           "SELECT ms, seq, fields FROM entries WHERE stream = ? AND (ms, seq) > (?, ?) ORDER BY ms, seq LIMIT ?",
@@ -99,7 +99,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
     db.write("readGroup", () => {
       groupRow(s, g);
       const now = Date.now();
-      touch(s, g, c, now);
+      consumerSeen(s, g, c, now);
       const rows = q
         .query<Row & { deliveries: number; gone: number }, [string, string, string, number]>(
           `SELECT p.ms, p.seq, coalesce(e.fields, '') AS fields, p.deliveries, e.ms IS NULL AS gone FROM pending p
@@ -162,7 +162,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
       return db.write("claimIdle", () => {
         groupRow(stream, group);
         const now = Date.now();
-        touch(stream, group, consumer, now);
+        consumerSeen(stream, group, consumer, now);
         // Like XAUTOCLAIM: look at no more than count*10 PEL entries per call, then hand back a cursor.
         const rows = q
           .query<
@@ -194,6 +194,36 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
         const next = rows[i];
         if (next) res.next = fmtId(next.ms, next.seq);
         return res;
+      });
+    },
+
+    async touch(stream, group, consumer, ids) {
+      if (ids.length === 0) return 0;
+      return db.write("touch", () => {
+        groupRow(stream, group);
+        const now = Date.now();
+        consumerSeen(stream, group, consumer, now);
+        const row = q.query<{ gone: number }, [string, string, number, number, string]>(
+          `SELECT e.ms IS NULL AS gone FROM pending p
+           LEFT JOIN entries e ON e.stream = p.stream AND e.ms = p.ms AND e.seq = p.seq
+           WHERE p.stream = ? AND p.grp = ? AND p.ms = ? AND p.seq = ? AND p.consumer = ?`,
+        );
+        let n = 0;
+        for (const id of ids) {
+          const key = [stream, group, ...parseId(id)] as const;
+          const r = row.get(...key, consumer);
+          if (!r) continue;
+          // As XCLAIM: a trimmed entry can never be processed, so it leaves the PEL.
+          if (r.gone)
+            q.query("DELETE FROM pending WHERE stream = ? AND grp = ? AND ms = ? AND seq = ?").run(...key);
+          else {
+            q.query(
+              "UPDATE pending SET delivered_at = ? WHERE stream = ? AND grp = ? AND ms = ? AND seq = ?",
+            ).run(now, ...key);
+            n++;
+          }
+        }
+        return n;
       });
     },
 

@@ -22,9 +22,10 @@ import {
   streamInfo,
 } from "./parse.ts";
 import { runScript } from "./scripts/script.ts";
-import { CLAIM, DEAD_LETTER, READ_OWN } from "./scripts/streams.ts";
+import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH } from "./scripts/streams.ts";
 
 const DEFAULT_COUNT = 100;
+const TOUCH_CHUNK = 500;
 
 /** The Streams half of the Redis broker. */
 export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn): StreamsPort {
@@ -76,6 +77,18 @@ export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn)
         opts.count ?? DEFAULT_COUNT,
       ];
       return await conn.run("claimIdle", async (r) => claimReply(await runScript(r, CLAIM, [stream], args)));
+    },
+
+    async touch(stream, group, consumer, ids) {
+      let n = 0;
+      // Chunks keep each script call short (it blocks the server) and within Lua's unpack limit.
+      for (let i = 0; i < ids.length; i += TOUCH_CHUNK) {
+        const chunk = ids.slice(i, i + TOUCH_CHUNK);
+        n += await conn.run("touch", async (r) =>
+          Number(await runScript(r, TOUCH, [stream], [group, consumer, ...chunk])),
+        );
+      }
+      return n;
     },
 
     async deadLetter(stream, group, entry, reason) {

@@ -56,6 +56,30 @@ return { r[1], out, r[3] or {} }
 );
 
 /**
+ * Touch: reset the idle time of the given entries, but only those pending for this consumer.
+ * XCLAIM with min-idle 0 and JUSTID resets the idle time without incrementing the delivery count
+ * (checked on Redis 7.0), but it would also take entries of other consumers, hence the XPENDING
+ * check of each id's owner first, in the same script so no claim can interleave.
+ * KEYS[1] stream
+ * ARGV[1] group, ARGV[2] consumer, ARGV[3…] entry ids
+ * Result: how many entries were touched (trimmed ones leave the PEL and are not counted)
+ */
+export const TOUCH = script(
+  "touch",
+  1,
+  `
+local args = { 'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0 }
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then args[#args + 1] = ARGV[i] end
+end
+if #args == 5 then return 0 end
+args[#args + 1] = 'JUSTID'
+return #redis.call(unpack(args))
+`,
+);
+
+/**
  * Dead-letter: append the entry to the DLQ and acknowledge it in its group in one step, so the
  * entry is either in the DLQ or still pending, never lost between the two.
  * KEYS[1] dlq stream, KEYS[2] source stream
