@@ -161,6 +161,7 @@ async function main(): Promise<void> {
       secs: number;
       counters: Record<string, number>;
       rssMb: number;
+      baseRssMb: number;
     };
     const all = loadPatternsDir();
     const nginxRe = all.get("nginx")!.patterns.map((p) => p.pattern.regex);
@@ -182,6 +183,7 @@ async function main(): Promise<void> {
       ["ratio to grep (nginx patterns)", `${(ours / (lines / gN.secs)).toFixed(2)}x`, "≥ 0.4x"],
       ["ratio to grep (all patterns)", `${(ours / (lines / gA.secs)).toFixed(2)}x`, ""],
       ["peak RSS of the collector process, MB", tp.rssMb.toFixed(0), "< 100"],
+      ["  of which before the first line (runtime, imports, patterns), MB", tp.baseRssMb.toFixed(0), ""],
       [`latency append→mcp:errors p50, ms (${lat.samples}/${lat.sent} lines)`, lat.p50.toFixed(1), ""],
       ["latency append→mcp:errors p99, ms", lat.p99.toFixed(1), "< 250"],
       [

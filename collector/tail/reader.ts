@@ -10,7 +10,11 @@ import { readSync } from "node:fs";
 export type LineSink = (line: string, offset: number, size: number, truncated: boolean) => void;
 
 export interface ReaderOptions {
-  /** Bytes per read() (big reads are what make the hot path fast). */
+  /**
+   * Bytes per read() (default 64 KiB). Each chunk becomes one string that lives until the next
+   * garbage collection: on the 2M-line bench, 1 MiB chunks peaked 12 MB higher in RSS than 64 KiB
+   * ones (103-106 MB against 91-95) at the same throughput; below 32 KiB the per-chunk cost shows.
+   */
   chunkBytes?: number;
   /** Longer lines are cut to this many bytes and flagged; the rest is skipped up to its newline. */
   maxLineBytes?: number;
@@ -46,7 +50,7 @@ export class LineReader {
     opts: ReaderOptions = {},
   ) {
     this.pos = pos;
-    this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+    this.chunkBytes = opts.chunkBytes ?? 64 << 10;
     this.maxLine = opts.maxLineBytes ?? 65536;
     // Room for a kept line head plus a full chunk after it.
     this.buf = Buffer.allocUnsafe(this.chunkBytes + this.maxLine);
