@@ -8,8 +8,9 @@ import { sendHeartbeat } from "./heartbeat.ts";
 import { FileProcessor, type MatchFn, newCounters, type PipelineContext, type RedactFn } from "./pipeline.ts";
 import { Shipper } from "./ship.ts";
 import type { CommitBatch, StateDb } from "./spool.ts";
-import { type TailEvents, Tailer } from "./tail/tailer.ts";
+import { Tailer } from "./tail/tailer.ts";
 import { Waker } from "./tail/watch.ts";
+import { newRunnerCounters, tailTelemetry } from "./telemetry.ts";
 
 /** Knobs that are not in the client config (tests and the benchmark turn them). */
 export interface CollectorTuning {
@@ -67,16 +68,7 @@ export class ClientRunner {
   private readonly shipper: Shipper;
   private readonly ctx: PipelineContext;
   private readonly processors = new Set<FileProcessor>();
-  private readonly tail = {
-    files_opened: 0,
-    files_closed: 0,
-    rotations: 0,
-    truncations: 0,
-    replaced: 0,
-    read_errors: 0,
-    commit_errors: 0,
-    heartbeat_errors: 0,
-  };
+  private readonly tail = newRunnerCounters();
   private pending: CommitBatch | undefined;
   private paused = false;
   private stopped = false;
@@ -135,7 +127,7 @@ export class ClientRunner {
         this.processors.add(p);
         return p;
       },
-      this.tailEvents(),
+      tailTelemetry(this.tail, this.log),
     );
     this.waker = new Waker([...new Set(this.tailer.roots.map((r) => r.dir))], c.poll_interval_ms);
     this.shipper = new Shipper(db, broker, {
@@ -348,39 +340,5 @@ export class ClientRunner {
     }
     if (!this.stopped)
       this.hbTimer = setTimeout(() => void this.beat(), this.config.health_check_interval * 1000);
-  }
-
-  private tailEvents(): TailEvents {
-    const t = this.tail;
-    const log = this.log;
-    return {
-      opened: (path, id, offset, resumed) => {
-        t.files_opened++;
-        log.info({ path, file_id: id, offset, resumed }, "following file");
-      },
-      truncated: (path, id) => {
-        t.truncations++;
-        log.warn({ path, file_id: id }, "file truncated (copytruncate?): reading again from offset 0");
-      },
-      replaced: (path, id) => {
-        t.replaced++;
-        log.info({ path, old_file_id: id }, "inode reused by another file: starting it from 0");
-      },
-      detached: (path, id, deleted) => {
-        t.rotations++;
-        log.info(
-          { path, file_id: id, deleted },
-          deleted ? "file deleted: draining it" : "file rotated: draining it",
-        );
-      },
-      closed: (path, id) => {
-        t.files_closed++;
-        log.info({ path, file_id: id }, "file drained and closed");
-      },
-      error: (path, err) => {
-        t.read_errors++;
-        log.warn({ path, err: errorMessage(err) }, "cannot read file");
-      },
-    };
   }
 }

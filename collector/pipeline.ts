@@ -68,7 +68,7 @@ export class FileProcessor implements FileConsumer {
   constructor(
     private readonly ctx: PipelineContext,
     private fileId: string,
-    private readonly path: string,
+    private path: string,
     offset: number,
   ) {
     this.lastEnd = offset;
@@ -109,6 +109,10 @@ export class FileProcessor implements FileConsumer {
   /** Close flood windows older than a second (all of them with `all`), turning folds into events. */
   expire(now: number, all = false): void {
     this.flood.expire(now, (f) => this.emitFold(f), all);
+  }
+
+  moved(path: string): void {
+    this.path = path;
   }
 
   safeOffset(): number {

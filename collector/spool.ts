@@ -88,8 +88,10 @@ export class StateDb {
     const tx = this.db.transaction((clientId: string, batch: CommitBatch) => {
       let bytes = 0;
       for (const e of batch.events) {
-        this.insertEvent.run({ client: clientId, id: e.event_id, bytes: e.data.length, data: e.data });
-        bytes += e.data.length;
+        // Bytes, not characters: spool.max_bytes bounds the disk, and redacted messages may be UTF-8.
+        const n = Buffer.byteLength(e.data);
+        this.insertEvent.run({ client: clientId, id: e.event_id, bytes: n, data: e.data });
+        bytes += n;
       }
       for (const c of batch.checkpoints) this.checkpoints.put(clientId, c);
       for (const id of batch.forget ?? []) this.checkpoints.remove(clientId, id);

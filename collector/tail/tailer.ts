@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, type Stats, statSync } from "node:fs";
 import type { CheckpointRow } from "./checkpoint.ts";
 import { discover, type GlobRoot, globRoot } from "./discover.ts";
 import { LineReader, type LineSink } from "./reader.ts";
@@ -13,6 +13,8 @@ export interface FileConsumer {
   safeOffset(): number;
   /** The file's offsets restart (copytruncate): close what is pending, then continue as `id` from 0. */
   restart(id: string): void;
+  /** The file was found at another path (renamed within the globs): report that one from now on. */
+  moved(path: string): void;
 }
 
 /** Telemetry hooks: the host logs and counts (the tailer imports no metrics). */
@@ -22,7 +24,11 @@ export interface TailEvents {
   replaced(path: string, oldId: string): void;
   detached(path: string, id: string, deleted: boolean): void;
   closed(path: string, id: string): void;
-  error(path: string, err: unknown): void;
+  /**
+   * A file could not be read or opened. `repeated`: the same file (same inode, owner and mode)
+   * failed the same way at the previous scan, so the host counts it without logging it again.
+   */
+  error(path: string, err: unknown, repeated?: boolean): void;
 }
 
 export interface TailOptions {
@@ -66,6 +72,8 @@ export class Tailer {
   readonly roots: GlobRoot[];
   readonly files = new Map<string, TailedFile>();
   private readonly forgotten: string[] = [];
+  /** Paths that could not be opened, with what the file looked like then (see open). */
+  private readonly unopened = new Map<string, string>();
   private readonly now: () => number;
   private scans = 0;
 
@@ -84,7 +92,9 @@ export class Tailer {
   scan(): void {
     const initial = this.scans++ === 0;
     const seen = new Set<string>();
+    const seenPaths = new Set<string>();
     for (const path of discover(this.roots)) {
+      seenPaths.add(path);
       let st: ReturnType<typeof statSync>;
       try {
         st = statSync(path);
@@ -92,13 +102,20 @@ export class Tailer {
         continue; // gone between the listing and the stat
       }
       const key = `${st.dev}:${st.ino}`;
+      // Hard links: the first path (sorted) names the file, so it does not flip between scans.
+      if (seen.has(key)) continue;
       seen.add(key);
       const f = this.files.get(key);
       if (f) {
-        f.path = path;
+        if (f.path !== path) {
+          f.path = path;
+          f.consumer.moved(path);
+        }
         f.detached = false;
-      } else this.open(path, initial);
+      } else this.open(path, initial, st);
     }
+    // Forget failures of paths that are gone, so that a file created there later is reported.
+    for (const path of this.unopened.keys()) if (!seenPaths.has(path)) this.unopened.delete(path);
     const now = this.now();
     for (const [key, f] of this.files) {
       try {
@@ -209,14 +226,20 @@ export class Tailer {
     this.files.clear();
   }
 
-  private open(path: string, initial: boolean): void {
+  private open(path: string, initial: boolean, seen: Stats): void {
     let fd: number;
     try {
       fd = openSync(path, "r");
     } catch (err) {
-      this.events.error(path, err); // e.g. permission denied: retried at the next scan
+      // e.g. permission denied: retried at every scan, reported again only when the file changed
+      // (chmod, chown, another file at the path). Not ctime: every write to a log would change it.
+      const sig = `${seen.dev}:${seen.ino}:${seen.mode}:${seen.uid}:${seen.gid}:${errorCode(err)}`;
+      const repeated = this.unopened.get(path) === sig;
+      this.unopened.set(path, sig);
+      this.events.error(path, err, repeated);
       return;
     }
+    this.unopened.delete(path);
     const st = fstatSync(fd);
     const key = `${st.dev}:${st.ino}`;
     if (this.files.has(key)) {
@@ -295,6 +318,10 @@ export class Tailer {
     this.forgotten.push(f.id);
     this.events.closed(f.path, f.id);
   }
+}
+
+function errorCode(err: unknown): string {
+  return err instanceof Error && "code" in err ? String(err.code) : "";
 }
 
 function closeQuietly(fd: number): void {
