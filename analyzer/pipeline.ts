@@ -101,12 +101,14 @@ export class Pipeline {
       const sp = patterns.get(event.service);
       const message = redact(event.message.slice(0, MAX_MESSAGE)).text;
       const miner = await this.miner(event.service);
-      const mined = miner.add(stripHeader(sp, message), event.pattern_id);
+      const stripped = stripHeader(sp, message);
+      const mined = miner.add(stripped, event.pattern_id);
       if (mined.changed) this.dirty.add(event.service);
-      const pattern = sp?.patterns.find((p) => p.pattern.id === event.pattern_id)?.pattern;
-      const fields = Object.fromEntries(
-        Object.entries(event.fields ?? {}).map(([k, v]) => [k, redact(v).text]),
-      );
+      // The event's pattern id and fields are claims (anyone with a reporter token, or write access
+      // to the stream, can make them): the pattern's own regex is run again over the message, and
+      // only what it extracts may fill a remediation. A message the claimed pattern does not match
+      // gets no rule fix at all.
+      const { pattern, fields } = rematch(sp, event.pattern_id, message, stripped);
       const id = incidentId(mined.fingerprint, event, remediationFields(pattern));
       const rec = await this.serial(id, () =>
         recordEvent(broker, {
@@ -254,6 +256,23 @@ export class Pipeline {
       if (m) await saveMiner(this.store, await m).catch(() => this.dirty.add(s));
     }
   }
+}
+
+/** The claimed pattern, if its regex matches the (redacted) message, with the fields it extracts. */
+export function rematch(
+  sp: ServicePatterns | undefined,
+  patternId: string,
+  message: string,
+  stripped: string,
+): { pattern: Pattern | undefined; fields: Record<string, string> } {
+  const cp = sp?.patterns.find((p) => p.pattern.id === patternId);
+  if (!cp) return { pattern: undefined, fields: {} };
+  cp.re.lastIndex = 0;
+  const m = cp.re.exec(cp.pattern.on === "record" ? message : stripped);
+  if (!m) return { pattern: undefined, fields: {} };
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) fields[k] = v;
+  return { pattern: cp.pattern, fields };
 }
 
 /**

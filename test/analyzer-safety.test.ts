@@ -128,3 +128,44 @@ test("a corpus of secrets in log lines and fields never reaches a request body",
   const stored = JSON.stringify(incidents);
   for (const needle of NEEDLES) expect(stored).not.toContain(needle);
 });
+
+test("a submitted event's claimed pattern and fields are checked against its message", async () => {
+  // Anyone with a reporter token (or write access to mcp:errors) can claim a pattern and fields:
+  // only what the pattern's own regex extracts from the message may fill a remediation.
+  fake.options = { mode: "normal" };
+  const now = new Date().toISOString();
+  const base = { v: 1 as const, client_id: "web-01", host: "web-01", service: "nginx", time: now, count: 1 };
+  const events: ErrorEvent[] = [
+    // The claim does not match the message: no rule fix, whatever the fields say.
+    {
+      ...base,
+      event_id: "claim-1",
+      pattern_id: "nginx-permission-denied",
+      severity: "error",
+      category: "permissions",
+      message: "something unrelated happened",
+      fields: { path: "/var/www/html/secret.key" },
+    },
+    // The claim matches, but the fields lie: the path comes from the message, not from the fields.
+    {
+      ...base,
+      event_id: "claim-2",
+      pattern_id: "nginx-permission-denied",
+      severity: "error",
+      category: "permissions",
+      message:
+        '2026/11/24 01:02:03 [crit] 1234#1234: *5 open() "/var/www/html/logo.png" failed (13: Permission denied), client: 127.0.0.1, server: localhost, request: "GET /logo.png HTTP/1.1", host: "localhost"',
+      fields: { path: "/var/www/html/secret.key" },
+    },
+  ];
+  const { fixes } = await run(events);
+  const args = fixes.flatMap((f) => f.actions.flatMap((a) => (a.type === "run" ? a.args : [])));
+  expect(args).not.toContain("/var/www/html/secret.key");
+  const rule = fixes.filter((f) => f.source === "rule");
+  expect(rule).toHaveLength(1);
+  expect(rule[0]!.actions).toContainEqual({
+    type: "run",
+    program: "chmod",
+    args: ["644", "/var/www/html/logo.png"],
+  });
+});
