@@ -49,7 +49,11 @@ test("a 10 MB line (matching or not), binary garbage and invalid UTF-8 break not
     appendFileSync(file, `${nginxLine(3, true)}\n`);
     await until("the lines after the garbage", () => paths().has("/var/www/html/f3.html"));
     const evs = mb.events();
-    const big = evs.find((e) => e.fields.path === "/var/www/html/f1.html")!;
+    // A cut record cannot be shown to be a whole permission error (client text could have pushed
+    // nginx's own end of the line out), so it is shipped without a path that a fix could chmod.
+    const big = evs.find((e) => e.pattern_id === "nginx-permission-denied-ambiguous")!;
+    expect(big.message).toContain('open() "/var/www/html/f1.html" failed (13: Permission denied)');
+    expect(big.fields).toEqual({});
     expect(big.truncated).toBe(true);
     expect(big.message.length).toBeLessThanOrEqual(4096);
     expect(paths().has("/var/www/html/f0.html")).toBe(true);

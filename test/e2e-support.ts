@@ -371,13 +371,14 @@ export function nginxArgv(nginx: NginxServer): string[] {
   return [bin, "-p", nginx.prefix, "-c", nginx.confPath, "-e", nginx.errorLog];
 }
 
-const WEB_ROOTS = ["/var/www", "/srv/www", "/usr/share/nginx/html"];
+const WEB_ROOTS = ["/var/www", "/var/www/html", "/srv/www", "/usr/share/nginx/html"];
 const CONF_ROOTS = ["/etc/nginx"];
 
 /**
  * patterns/nginx.yml as shipped, parsed with `yaml`, with every host path of its policy and
  * operations pointed at the test nginx: web roots → its html folder, /etc/nginx → its conf folder,
- * service operations → the nginx binary with its prefix, the log path and health port → its own.
+ * service operations → the nginx binary with its prefix, the log path, health port and the http
+ * rule's URL prefixes → its own.
  * Patterns, examples and remediations are kept as they are. Returns the YAML text.
  */
 export function nginxPatternsFor(nginx: NginxServer): string {
@@ -403,6 +404,9 @@ export function nginxPatternsFor(nginx: NginxServer): string {
     }
   }
   if (rewritten === 0) throw new Error("patterns/nginx.yml: no policy path roots found to rewrite");
+  // The shipped http rule allows port 80 only; the test nginx listens on its own port.
+  for (const rule of spec.policy.rules)
+    if (rule.type === "http") rule.url_prefixes = [nginx.url("/"), `http://localhost:${nginx.port}/`];
   const base = nginxArgv(nginx);
   spec.service_ops = {
     validate: { program: base[0], args: [...base.slice(1), "-t"] },

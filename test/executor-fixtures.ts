@@ -19,6 +19,11 @@ export interface TestService {
   configFiles?: string[];
   /** Also allow `chmod` of files and folders under confDir (a change no write_file backup covers). */
   confChmod?: boolean;
+  /**
+   * URL prefixes of the `http` rule. A prefix without a port means port 80, so tests that check
+   * the harness nginx on its own port pass `nginx.url("/")`.
+   */
+  httpPrefixes?: string[];
 }
 
 export function testPatterns(s: TestService): Map<string, ServicePatterns> {
@@ -60,7 +65,7 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
       type: "http",
       description: "local URLs",
       risk: "low",
-      url_prefixes: ["http://127.0.0.1"],
+      url_prefixes: s.httpPrefixes ?? ["http://127.0.0.1"],
     },
   ];
   if (s.confDir)

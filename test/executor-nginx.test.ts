@@ -37,6 +37,7 @@ beforeAll(async () => {
   const base = [bin, "-p", nginx.prefix, "-c", nginx.confPath, "-e", nginx.errorLog];
   const patterns = testPatterns({
     webRoot: nginx.htmlRoot,
+    httpPrefixes: [nginx.url("/")],
     confDir: join(nginx.prefix, "conf"),
     validate: [...base, "-t"],
     reload: [...base, "-s", "reload"],

@@ -61,6 +61,7 @@ beforeAll(async () => {
   const base = [bin, "-p", nginx.prefix, "-c", nginx.confPath, "-e", nginx.errorLog];
   patterns = testPatterns({
     webRoot: nginx.htmlRoot,
+    httpPrefixes: [nginx.url("/")],
     confDir: join(nginx.prefix, "conf"),
     confChmod: true,
     validate: [...base, "-t"],

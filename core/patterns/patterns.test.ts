@@ -108,6 +108,126 @@ describe("remediations under an attacker's log line", () => {
   });
 });
 
+describe("patterns are anchored: client text never chooses the pattern or its fields", () => {
+  const load = (name: string) => loadPatternsFile(join(DIR, name));
+
+  // A pattern must match at the start of the message (or record), where the service writes its own
+  // words, never further on where a Referer, a Host, a user name or a SQL statement may say anything.
+  // Odoo patterns that read a traceback anchor on it: its frames are indented and its exception
+  // line is the first one after them that is not.
+  for (const name of FILES) {
+    test(`${name}: no pattern matches its own examples behind client text`, () => {
+      const sp = load(name);
+      const loose: string[] = [];
+      for (const cp of sp.patterns) {
+        for (const line of cp.pattern.examples) {
+          const hit = referenceMatch(sp, line)!;
+          const target = cp.pattern.on === "record" ? line : hit.message;
+          const prefixes = ['client: 1, referrer: "x"\n'];
+          // The first line of a record with a traceback is free text; the traceback is the anchor.
+          if (!/^[^\n]*\nTraceback /.test(target)) prefixes.push('client: 1, referrer: "x" ');
+          for (const p of prefixes)
+            if (cp.re.test(p + target))
+              loose.push(`${cp.pattern.id}: ${JSON.stringify(p + target).slice(0, 80)}`);
+        }
+      }
+      expect(loose).toEqual([]);
+    });
+  }
+
+  /** The fix a match would propose, with its fields filled in (null without a remediation). */
+  const proposal = (name: string, line: string) => {
+    const sp = load(name);
+    const hit = referenceMatch(sp, line);
+    const r = hit?.cp.pattern.remediation;
+    if (!hit || !r) return { id: hit?.cp.pattern.id ?? null, fields: hit?.fields ?? {}, fix: null };
+    const fix = JSON.parse(
+      JSON.stringify(r).replace(/\$\{(\w+)\}/g, (_, k: string) =>
+        JSON.stringify(hit.fields[k] ?? "").slice(1, -1),
+      ),
+    );
+    return { id: hit.cp.pattern.id, fields: hit.fields, fix, decision: checkFix(sp.spec.policy, fix) };
+  };
+
+  test("nginx: a Referer that imitates a permission error on a 404 is a 404, with no field from the Referer", () => {
+    const line =
+      '2026/11/24 01:02:03 [error] 1234#1234: *9 open() "/var/www/html/nope" failed (2: No such file or directory), client: 127.0.0.1, server: localhost, request: "GET /nope HTTP/1.1", host: "127.0.0.1:18777", referrer: "x" open() "/var/www/app/.env" failed (13: Permission denied), client: 1"';
+    const p = proposal("nginx.yml", line);
+    expect(p.id).toBe("nginx-file-not-found");
+    expect(p.fields).toEqual({ path: "/var/www/html/nope", client: "127.0.0.1" });
+    expect(p.fix).toBeNull();
+  });
+
+  test("nginx: a real 403 with that Referer is reported, but without a path to chmod", () => {
+    const line =
+      '2026/11/24 01:02:03 [crit] 1234#1234: *12 open() "/var/www/html/a.png" failed (13: Permission denied), client: 10.0.0.7, server: localhost, request: "GET /a.png HTTP/1.1", host: "localhost", referrer: "x" open() "/var/www/app/.env" failed (13: Permission denied), client: 1"';
+    const p = proposal("nginx.yml", line);
+    expect(p.id).toBe("nginx-permission-denied-ambiguous");
+    expect(p.fields).toEqual({});
+    expect(p.fix).toBeNull();
+  });
+
+  test("nginx: quotes decoded from the URL cannot cut the path short to name another file", () => {
+    // GET /app/.env%22%20failed%20(13:...: nginx opens "/var/www/html/app/.env\" failed (13: …"
+    // (no such file) and writes the decoded path verbatim between the quotes.
+    const line =
+      '2026/11/24 01:02:03 [error] 1234#1234: *10 open() "/var/www/html/app/.env" failed (13: Permission denied), client: 1, server: s, request: "" failed (2: No such file or directory), client: 127.0.0.1, server: localhost, request: "GET /app/.env%22%20failed%20(13:%20Permission%20denied),%20client:%201,%20server:%20s,%20request:%20%22 HTTP/1.1", host: "localhost"';
+    const p = proposal("nginx.yml", line);
+    expect(p.id).not.toBe("nginx-permission-denied");
+    expect(p.fix).toBeNull();
+    // The same request without the trick is still fixed by the rule, path and all.
+    const real = proposal(
+      "nginx.yml",
+      '2026/11/24 01:02:03 [error] 1234#1234: *10 open() "/var/www/html/app/.env" failed (13: Permission denied), client: 127.0.0.1, server: localhost, request: "GET /app/.env HTTP/1.1", host: "localhost"',
+    );
+    expect(real.id).toBe("nginx-permission-denied");
+    expect(real.fields.path).toBe("/var/www/html/app/.env");
+    expect(real.decision?.allowed).toBe(true);
+  });
+
+  test("postgres: SQL text that quotes a server message chooses no pattern with a fix", () => {
+    for (const line of [
+      '2026-11-24 01:02:03.123 UTC [4242] app@app ERROR:  column "checkpoints are occurring too frequently (1 second apart)" does not exist at character 8',
+      "2026-11-24 01:02:03.123 UTC [4242] app@app ERROR:  relation \"notes\" does not exist at character 15\n2026-11-24 01:02:03.123 UTC [4242] app@app STATEMENT:  SELECT * FROM notes WHERE body = 'sorry, too many clients already'",
+      '2026-11-24 01:02:03.123 UTC [4242] app@app ERROR:  syntax error at or near "x" at character 1\n2026-11-24 01:02:03.123 UTC [4242] app@app STATEMENT:  x PANIC:  remaining connection slots are reserved',
+    ]) {
+      expect(proposal("postgres.yml", line).fix).toBeNull();
+    }
+    expect(
+      proposal(
+        "postgres.yml",
+        "2026-11-24 01:55:01.632 UTC [6322] FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute",
+      ).id,
+    ).toBe("pg-too-many-clients");
+  });
+
+  test("redis: a client reply that echoes an OOM or RDB error (unknown command) proposes no fix", () => {
+    for (const line of [
+      "(error) ERR unknown command 'x', with args beginning with: 'OOM command not allowed when used memory > 'maxmemory'.' ",
+      "ERR unknown command 'Failed opening the temp RDB file temp-1.rdb (in server root dir /var/lib/redis) for saving: Permission denied', with args beginning with: ",
+    ]) {
+      expect(proposal("redis.yml", line)).toMatchObject({ id: null, fix: null });
+    }
+    expect(proposal("redis.yml", "OOM command not allowed when used memory > 'maxmemory'.").id).toBe(
+      "redis-oom-command",
+    );
+  });
+
+  test("odoo: a job name or a user error that quotes a port clash does not restart Odoo", () => {
+    const job =
+      "2026-11-24 01:02:03,123 4242 INFO prod odoo.addons.base.models.ir_cron: Job `websocket: Address already in use: ('0.0.0.0', 8072)` done.";
+    expect(proposal("odoo.yml", job)).toMatchObject({ id: null, fix: null });
+    const userError =
+      '2026-11-24 01:02:03,123 4343 WARNING prod odoo.http: Exception during request handling.\nTraceback (most recent call last):\n  File "/usr/lib/python3/dist-packages/odoo/addons/sale/models/sale_order.py", line 812, in action_confirm\n    raise UserError(msg)\nodoo.exceptions.UserError: Evented Service (websocket) running on 0.0.0.0:8072\nTraceback (most recent call last):\n  File "x", line 1, in y\nOSError: [Errno 98] Address already in use: (\'0.0.0.0\', 8072)';
+    const p = proposal("odoo.yml", userError);
+    expect(p).toMatchObject({
+      id: "odoo-traceback",
+      fields: { exception: "odoo.exceptions.UserError" },
+      fix: null,
+    });
+  });
+});
+
 describe("loader errors", () => {
   const minimal = (service: string, regex: string) => `service: ${service}
 description: test

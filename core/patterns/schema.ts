@@ -11,7 +11,14 @@ import { ServiceName, Severity } from "../schemas/common.ts";
 /** A regex source string; compiled (and its errors reported with file and id) by the loader. */
 const RegexSource = v.pipe(v.string(), v.minLength(1), v.description("JavaScript regular expression source"));
 
-/** Shapes a `run` argument may take in a policy rule. Exactly one key per shape. */
+/**
+ * An argument that starts with "-" is read by most programs as an option (`pg_ctlcluster 15
+ * --foreground reload`), so `path`, `directive` and `regex` shapes refuse one unless the shape
+ * opts in with `allow_leading_dash: true`. `literal` and `enum` name their values exactly.
+ */
+const LeadingDash = { allow_leading_dash: v.optional(v.boolean()) };
+
+/** Shapes a `run` argument may take in a policy rule. Exactly one shape key per shape. */
 export const ArgShape = v.union([
   v.strictObject({ literal: v.string() }),
   v.strictObject({ enum: v.pipe(v.array(v.string()), v.minLength(1)) }),
@@ -19,17 +26,21 @@ export const ArgShape = v.union([
     int: v.strictObject({ min: v.number(), max: v.number() }),
   }),
   v.strictObject({
-    /** A path under one of `roots` after normalisation; no `..`, no symlink escape. */
+    /**
+     * A path strictly below one of `roots` after normalisation (a root itself is never allowed:
+     * `chmod 640 /var/www/html` would take a whole site down); no `..`, no symlink escape.
+     */
     path: v.strictObject({
       roots: v.pipe(v.array(v.string()), v.minLength(1)),
-      /** Refuse paths that look like directories ending in "/" unless true. */
+      /** Also accept paths written as folders ("…/dir/"); still only below a root. */
       allow_dirs: v.optional(v.boolean(), false),
     }),
+    ...LeadingDash,
   }),
   /** A config directive name from the list (e.g. client_max_body_size). */
-  v.strictObject({ directive: v.pipe(v.array(v.string()), v.minLength(1)) }),
+  v.strictObject({ directive: v.pipe(v.array(v.string()), v.minLength(1)), ...LeadingDash }),
   /** An anchored regex the whole argument must match (e.g. a size like 10m). */
-  v.strictObject({ regex: RegexSource }),
+  v.strictObject({ regex: RegexSource, ...LeadingDash }),
 ]);
 export type ArgShape = v.InferOutput<typeof ArgShape>;
 
@@ -64,7 +75,10 @@ export const PolicyRule = v.variant("type", [
   v.strictObject({
     ...RuleBase,
     type: v.literal("http"),
-    /** Allowed URL prefixes for http checks (verify steps only). */
+    /**
+     * Allowed URL prefixes for http checks (verify steps only), compared as parsed URLs: scheme,
+     * host, port and path. A prefix without a port means the scheme's default port (80, 443).
+     */
     url_prefixes: v.pipe(v.array(v.string()), v.minLength(1)),
   }),
 ]);

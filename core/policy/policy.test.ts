@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { loadPatternsFile } from "../patterns/load.ts";
 import type { Policy } from "../patterns/schema.ts";
 import { runPolicyCheckCommand } from "./cli.ts";
 import { checkAction, checkFix, needsApproval, shellQuote } from "./index.ts";
@@ -35,6 +36,23 @@ const policy: Policy = {
       max_args: 2,
     },
     { id: "size", type: "run", description: "", risk: "low", program: "echo", args: [{ regex: "\\d+[km]" }] },
+    { id: "grep", type: "run", description: "", risk: "low", program: "grep", args: [{ regex: ".+" }] },
+    {
+      id: "grep-opt",
+      type: "run",
+      description: "",
+      risk: "low",
+      program: "egrep",
+      args: [{ regex: "-[a-z]", allow_leading_dash: true }],
+    },
+    {
+      id: "sysctl",
+      type: "run",
+      description: "",
+      risk: "low",
+      program: "sysctl",
+      args: [{ directive: ["-a", "vm"] }],
+    },
     {
       id: "conf",
       type: "write_file",
@@ -65,9 +83,7 @@ describe("checkAction", () => {
       checkAction(policy, { type: "write_file", path: "/etc/nginx/a.conf", content: "x", mode: "644" }).rule,
     ).toBe("conf");
     expect(checkAction(policy, { type: "service", op: "restart" }).risk).toBe("high");
-    expect(checkAction(policy, { type: "http", url: "http://127.0.0.1:8080/x" }, "verify").allowed).toBe(
-      true,
-    );
+    expect(checkAction(policy, { type: "http", url: "http://127.0.0.1/x" }, "verify").allowed).toBe(true);
     expect(checkAction(policy, run("/bin/sleep", "5")).allowed).toBe(true);
   });
 
@@ -128,6 +144,121 @@ describe("checkAction", () => {
     refusedWith({ type: "http", url: "http://127.0.0.1.evil.example/" }, /not under/, "verify");
     refusedWith({ type: "http", url: "http://127.0.0.1@evil.example/" }, /credentials/, "verify");
     refusedWith({ type: "http", url: "http://127.0.0.1/" }, /not a valid action/, "action");
+  });
+});
+
+const shipped = (service: string) =>
+  loadPatternsFile(join(import.meta.dir, `../../patterns/${service}.yml`)).spec.policy;
+const verdict = (p: Policy, program: string, ...args: string[]) => {
+  const v = checkAction(p, run(program, ...args));
+  return v.allowed ? `${v.rule} ${v.risk}` : `refused: ${v.reason}`;
+};
+
+describe("path shapes: a root itself is never a target", () => {
+  test("the roots are refused for every path shape, folders allowed or not; paths below them pass", () => {
+    expect(verdict(policy, "chmod", "755", "/var/www")).toMatch(/refused: .*"\/var\/www" is a root itself/);
+    expect(verdict(policy, "chmod", "755", "/var/www/")).toMatch(/is a root itself/);
+    expect(verdict(policy, "chmod", "644", "/srv/www")).toMatch(/is a root itself/);
+    expect(verdict(policy, "ls", "/var/www")).toMatch(/is a root itself/);
+    expect(verdict(policy, "chmod", "755", "/var/www/html/")).toBe("chmod-web low");
+    expect(verdict(policy, "ls", "/var/www/html/")).toMatch(/names a folder/);
+  });
+
+  test("shipped nginx policy: no site-wide change runs by itself; one served file still does", () => {
+    const nginx = shipped("nginx");
+    for (const args of [
+      ["chown", "www-data:www-data", "/var/www"],
+      ["chmod", "640", "/var/www/html"],
+      ["chmod", "644", "/var/www"],
+      ["chmod", "755", "/usr/share/nginx/html/"],
+      ["test", "-d", "/srv/www"],
+    ])
+      expect(verdict(nginx, args[0]!, ...args.slice(1))).toMatch(/refused: .*is a root itself/);
+    // Folder modes and owners are medium: the policy cannot tell config.php from a folder.
+    expect(verdict(nginx, "chmod", "755", "/var/www/html/app/config.php")).toBe("chmod-web-folder medium");
+    expect(verdict(nginx, "chown", "www-data:www-data", "/var/www/html/app")).toBe(
+      "chown-web-content medium",
+    );
+    expect(verdict(nginx, "chmod", "644", "/var/www/html/x.png")).toBe("chmod-web-content low");
+    expect(verdict(nginx, "chmod", "644", "/var/www/html/assets/")).toMatch(/names a folder/);
+    expect(
+      needsApproval(
+        checkFix(nginx, { actions: [run("chmod", "755", "/var/www/html/a/config.php")] }).risk,
+        "low",
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("http checks: a prefix without a port means the scheme's default port", () => {
+  const http = (url: string, prefixes: string[]) =>
+    checkAction(
+      {
+        description: "",
+        rules: [{ id: "h", type: "http", description: "", risk: "low", url_prefixes: prefixes }],
+      },
+      { type: "http", url },
+      "verify",
+    );
+  test("other ports of an allowed host are refused; an explicit port allows only that port", () => {
+    expect(http("http://127.0.0.1/status", ["http://127.0.0.1"]).allowed).toBe(true);
+    expect(http("http://127.0.0.1:80/status", ["http://127.0.0.1"]).allowed).toBe(true);
+    expect(http("http://127.0.0.1:6379/", ["http://127.0.0.1"]).reason).toMatch(/port 6379 is not allowed/);
+    expect(http("https://127.0.0.1/", ["https://127.0.0.1"]).allowed).toBe(true);
+    expect(http("https://127.0.0.1:8443/", ["https://127.0.0.1"]).allowed).toBe(false);
+    expect(http("http://127.0.0.1:18088/s", ["http://127.0.0.1:18088/"]).allowed).toBe(true);
+    expect(http("http://127.0.0.1/s", ["http://127.0.0.1:18088/"]).allowed).toBe(false);
+  });
+
+  test("shipped policies pin their ports", () => {
+    const nginx = shipped("nginx");
+    const odoo = shipped("odoo");
+    const check = (p: Policy, url: string) => checkAction(p, { type: "http", url }, "verify").allowed;
+    expect(check(nginx, "http://127.0.0.1/status")).toBe(true);
+    expect(check(nginx, "http://localhost/")).toBe(true);
+    expect(check(nginx, "http://127.0.0.1:6379/")).toBe(false);
+    expect(check(nginx, "http://localhost:22/")).toBe(false);
+    expect(check(odoo, "http://127.0.0.1:8069/web/health")).toBe(true);
+    expect(check(odoo, "http://127.0.0.1:8072/web/health")).toBe(false);
+    expect(check(odoo, "http://127.0.0.1/web/health")).toBe(false);
+  });
+});
+
+describe("option injection: open-ended shapes refuse a leading dash", () => {
+  test("regex, directive and path shapes refuse an argument starting with - unless they opt in", () => {
+    expect(verdict(policy, "grep", "--help")).toMatch(/starts with "-" and would be read as an option/);
+    expect(verdict(policy, "grep", "ok")).toBe("grep low");
+    expect(verdict(policy, "egrep", "-i")).toBe("grep-opt low");
+    expect(verdict(policy, "sysctl", "-a")).toMatch(/would be read as an option/);
+    expect(verdict(policy, "sysctl", "vm")).toBe("sysctl low");
+    expect(verdict(policy, "ls", "-la")).toMatch(/would be read as an option/);
+  });
+
+  test("shipped postgres policy: pg_ctlcluster takes a cluster name, never an option", () => {
+    const pg = shipped("postgres");
+    expect(verdict(pg, "pg_ctlcluster", "15", "--foreground", "reload")).toMatch(
+      /refused: .*would be read as an option/,
+    );
+    expect(verdict(pg, "pg_ctlcluster", "15", "-main", "reload")).toMatch(/refused/);
+    expect(verdict(pg, "pg_ctlcluster", "15", "main", "reload")).toBe("pg-ctlcluster-reload low");
+    expect(verdict(pg, "vacuumdb", "--analyze", "-d", "--all")).toMatch(/refused/);
+  });
+
+  test("no shipped regex shape accepts a leading dash by itself", () => {
+    for (const service of ["nginx", "postgres", "redis", "odoo"]) {
+      for (const rule of shipped(service).rules) {
+        if (rule.type !== "run") continue;
+        for (const shape of [...rule.args, ...(rule.rest ? [rule.rest] : [])]) {
+          if (!("regex" in shape)) continue;
+          expect({
+            rule: rule.id,
+            dash:
+              new RegExp(`^(?:${shape.regex})$`, "u").test("-x") ||
+              new RegExp(`^(?:${shape.regex})$`, "u").test("--foreground"),
+          }).toEqual({ rule: rule.id, dash: false });
+        }
+      }
+    }
   });
 });
 

@@ -24,8 +24,11 @@ export function controlCharReason(value: string): string | null {
 }
 
 /**
- * A path under one of `roots`: absolute, no `.`/`..` segments, no empty segments (`//`), no shell
- * specials; the normalised path must equal a root (folders only) or start with `root/`.
+ * A path strictly below one of `roots`: absolute, no `.`/`..` segments, no empty segments (`//`),
+ * no shell specials; the normalised path must start with `root/`. A root itself is never allowed,
+ * folders or not: the roots are whole web roots and data folders, and one `chmod 640 /var/www/html`
+ * or `chown www-data /var/www` changes a whole site at once. `allowDirs` lets a path be written as a
+ * folder ("…/assets/"); without it such a path is refused.
  * Symlinks are resolved on the host by the executor, which calls this again on the real path.
  */
 export function pathReason(value: string, roots: string[], allowDirs: boolean): string | null {
@@ -38,14 +41,11 @@ export function pathReason(value: string, roots: string[], allowDirs: boolean): 
   if (PATH_SPECIAL.test(value)) return `"${value}" contains a shell special character`;
   if (value.endsWith("/") && value.length > 1 && !allowDirs) return `"${value}" names a folder`;
   const normal = posix.normalize(value).replace(/\/+$/, "") || "/";
-  for (const raw of roots) {
-    const root = posix.normalize(raw).replace(/\/+$/, "") || "/";
-    if (normal === root) {
-      if (allowDirs) return null;
-      continue;
-    }
-    if (normal.startsWith(root === "/" ? "/" : `${root}/`)) return null;
-  }
+  const normalRoots = roots.map((raw) => posix.normalize(raw).replace(/\/+$/, "") || "/");
+  // Roots may nest (/var/www and /var/www/html): being below one does not make another a target.
+  if (normalRoots.includes(normal))
+    return `"${value}" is a root itself; only paths below ${roots.join(", ")} are allowed`;
+  for (const root of normalRoots) if (normal.startsWith(root === "/" ? "/" : `${root}/`)) return null;
   return `"${value}" is not under ${roots.join(", ")}`;
 }
 
@@ -74,10 +74,13 @@ export function argReason(value: string, shape: ArgShape): string | null {
     const { min, max } = shape.int;
     return n >= min && n <= max ? null : `${n} is outside ${min}..${max}`;
   }
+  // Shapes that accept open-ended text: a value starting with "-" would be read as an option.
+  if (value.startsWith("-") && !shape.allow_leading_dash)
+    return `"${value}" starts with "-" and would be read as an option`;
   if ("path" in shape) return pathReason(value, shape.path.roots, shape.path.allow_dirs ?? false);
   if ("directive" in shape) {
     // Names like client_max_body_size (nginx) and maxmemory-policy (Redis): letters, digits, _ and -.
-    if (!/^[A-Za-z_][A-Za-z0-9_-]{0,127}$/.test(value)) return `"${value}" is not a directive name`;
+    if (!/^[A-Za-z_-][A-Za-z0-9_-]{0,127}$/.test(value)) return `"${value}" is not a directive name`;
     return shape.directive.includes(value) ? null : `directive "${value}" is not allowed`;
   }
   return anchored(shape.regex).test(value) ? null : `"${value}" does not match /${shape.regex}/`;
@@ -99,9 +102,17 @@ export function normaliseMode(mode: string): string {
   return (Number.parseInt(mode, 8) & 0o7777).toString(8).padStart(4, "0");
 }
 
+/** The port a URL talks to: its own, or its scheme's default (80 for http, 443 for https). */
+function effectivePort(url: URL): string {
+  if (url.port) return url.port;
+  return url.protocol === "https:" ? "443" : url.protocol === "http:" ? "80" : "";
+}
+
 /**
  * A URL under one of the prefixes, compared as parsed URLs (scheme, host, port, path), so that
- * `http://127.0.0.1.evil.example/` or `http://127.0.0.1@evil.example/` never pass as local.
+ * `http://127.0.0.1.evil.example/` or `http://127.0.0.1@evil.example/` never pass as local. A
+ * prefix without a port means its scheme's default port: `http://127.0.0.1` allows port 80 only,
+ * never `http://127.0.0.1:6379/` (Redis) or `http://localhost:22/`.
  */
 export function urlReason(value: string, prefixes: string[]): string | null {
   const ctl = controlCharReason(value);
@@ -113,6 +124,8 @@ export function urlReason(value: string, prefixes: string[]): string | null {
     return `"${value}" is not a URL`;
   }
   if (url.username || url.password) return `"${value}" carries credentials`;
+  // Set when the host is allowed on another port: the reason then says which port was refused.
+  let otherPort: "" | "explicit" | "default" = "";
   for (const p of prefixes) {
     let prefix: URL;
     try {
@@ -121,13 +134,21 @@ export function urlReason(value: string, prefixes: string[]): string | null {
       continue;
     }
     if (url.protocol !== prefix.protocol || url.hostname !== prefix.hostname) continue;
-    // A prefix without a port allows any port of that host (tests use high ports on loopback).
-    if (prefix.port && url.port !== prefix.port) continue;
+    if (effectivePort(url) !== effectivePort(prefix)) {
+      if (otherPort !== "default") otherPort = prefix.port ? "explicit" : "default";
+      continue;
+    }
     const base = prefix.pathname.endsWith("/") ? prefix.pathname : `${prefix.pathname}/`;
     if (prefix.pathname === "/" || url.pathname === prefix.pathname || url.pathname.startsWith(base))
       return null;
   }
-  return `"${value}" is not under ${prefixes.join(", ")}`;
+  const hint =
+    otherPort === "default"
+      ? ` (port ${effectivePort(url)} is not allowed: a prefix without a port means 80 for http, 443 for https)`
+      : otherPort === "explicit"
+        ? ` (port ${effectivePort(url)} is not allowed)`
+        : "";
+  return `"${value}" is not under ${prefixes.join(", ")}${hint}`;
 }
 
 function printable(value: string): string {
