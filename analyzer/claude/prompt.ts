@@ -30,6 +30,14 @@ export function untrusted(text: string): string {
   return JSON.stringify(redact(text).text).replace(/</g, "\\u003c").replace(/>/g, "\\u003e");
 }
 
+/**
+ * Pattern ids and categories are validated slugs when they enter the system; kept to that
+ * alphabet here too, so no stored value can ever add markup or a line to the prompt.
+ */
+function slug(text: string): string {
+  return text.replace(/[^a-z0-9_.-]/g, "_").slice(0, 200);
+}
+
 /** The per-service block: deterministic for a given patterns file, so it caches across requests. */
 export function serviceContext(service: string, sp: ServicePatterns | undefined): string {
   if (!sp)
@@ -65,7 +73,7 @@ export function incidentBlock(inc: Incident): string {
   const fields = Object.entries(inc.fields ?? {}).map(([k, v]) => `${untrusted(k)}=${untrusted(v)}`);
   const lines = [
     `<incident id="${inc.incident_id}">`,
-    `service: ${inc.service}; pattern: ${untrusted(inc.pattern_id)}; severity: ${inc.severity}; category: ${untrusted(inc.category)}`,
+    `service: ${inc.service}; pattern: ${slug(inc.pattern_id)}; severity: ${inc.severity}; category: ${slug(inc.category)}`,
     `seen ${inc.count} times on ${inc.hosts.length} host(s) from ${inc.first_seen} to ${inc.last_seen}${inc.regressions ? `; it came back ${inc.regressions} time(s) after being fixed` : ""}`,
     "<untrusted_log_data>",
     `template: ${untrusted(inc.template)}`,
