@@ -4,9 +4,6 @@ import { join } from "node:path";
 import { canConnect, postgresBinDir, startNginx, startPostgres, startSshd, waitFor } from "./index.ts";
 
 // Servers absent on this machine skip rather than fail: scripts/install-test-deps.sh installs them.
-const haveSshd = existsSync("/usr/sbin/sshd") && Bun.which("ssh") !== null;
-const haveNginx = existsSync("/usr/sbin/nginx");
-const havePostgres = postgresBinDir() !== null;
 // Bun 1.4.5 ignores bunfig's [test] timeout (5 s default); servers on a busy 2-core machine need more.
 setDefaultTimeout(60_000);
 
@@ -50,7 +47,8 @@ function ssh(s: Awaited<ReturnType<typeof startSshd>>, command: string) {
   return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
-describe.skipIf(!haveSshd)("startSshd", () => {
+// The servers are installed by scripts/install-test-deps.sh (npm test): missing ones fail, never skip.
+describe("startSshd", () => {
   test("logs the test user in with the client key under strict host key checking, stops cleanly", async () => {
     const s = await startSshd();
     try {
@@ -94,7 +92,7 @@ describe.skipIf(!haveSshd)("startSshd", () => {
   });
 });
 
-describe.skipIf(!haveNginx)("startNginx", () => {
+describe("startNginx", () => {
   test("serves 200, 413 for a big upload, 502 for a refused upstream, 403 for a root-only file", async () => {
     const n = await startNginx();
     try {
@@ -146,7 +144,7 @@ describe.skipIf(!haveNginx)("startNginx", () => {
   });
 });
 
-describe.skipIf(!havePostgres)("startPostgres", () => {
+describe("startPostgres", () => {
   test("answers psql, logs a wrong password, and stops cleanly", async () => {
     const pg = await startPostgres();
     try {
