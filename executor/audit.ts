@@ -30,6 +30,14 @@ export class FixAudit {
     return stored.value;
   }
 
+  /**
+   * A fenced write with no other change (updated_at): proves, right before a step on the host,
+   * that the record still names this run. Throws FencedOut when another run has taken the fix.
+   */
+  async fence(): Promise<void> {
+    await this.write((f) => ({ ...f, updated_at: new Date().toISOString() }));
+  }
+
   /** Append a step to the record and publish it as a `fix.step` event. */
   async step(step: FixStep): Promise<void> {
     await this.write((f) => ({

@@ -9,6 +9,7 @@ import { maxRisk } from "../core/schemas/actions.ts";
 import type { Fix, FixStatus } from "../core/schemas/fix.ts";
 import type { IncidentStatus } from "../core/schemas/incident.ts";
 import { FencedOut, FixAudit, setFixStatus, setIncidentStatus } from "./audit.ts";
+import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
 import {
   type BackupEntry,
   backup,
@@ -37,12 +38,23 @@ export interface RunnerDeps {
   leaseMs?: number;
 }
 
+/**
+ * How long past its last check a step of a lost run can still be changing the host: its timeout
+ * (the host's `timeout -k 5` kills it 5 s after), plus slack for the command to have started.
+ */
+const KILL_GRACE_MS = 7_000;
+
 /** What the worker does with the queue entry. */
 export interface RunOutcome {
   /** Ack: the record's final (or parked) state is written. */
   ack: boolean;
   status?: FixStatus;
   reason?: string;
+  /**
+   * Not acked, and never to be dead-lettered: the fix is still `executing` and must reach a
+   * recoverer (its run stopped after losing its lease), however often it was delivered.
+   */
+  keep?: boolean;
 }
 
 const DONE: FixStatus[] = [
@@ -54,7 +66,6 @@ const DONE: FixStatus[] = [
   "dry_run",
   "awaiting_approval",
 ];
-export const leaseKey = (fixId: string) => `executor:lease:${fixId}`;
 
 /**
  * Run one fix from the queue, trusting nothing in the entry: the record is reloaded, policy and
@@ -72,8 +83,9 @@ export async function runFix(
   const fix = stored.value;
   if (DONE.includes(fix.status)) return { ack: true, status: fix.status, reason: `already ${fix.status}` };
   if (fix.status === "executing") {
-    // Another executor holds the lease: it is alive and will ack the entry itself.
-    if (await broker.kvGet(leaseKey(fixId))) return { ack: false, reason: "running elsewhere" };
+    // The run the record names still holds its lease: it is alive and will ack the entry itself.
+    if (fix.run && (await broker.kvGet(leaseKey(fixId, fix.run))))
+      return { ack: false, reason: "running elsewhere" };
     return await recover(deps, stored.version, fix);
   }
   if (fix.status !== "queued")
@@ -102,12 +114,11 @@ export async function runFix(
   if (config.executor.dry_run || fix.dry_run) return await dryRun(deps, fix);
 
   // Fence: the lease first (so a recoverer never mistakes us for dead), then queued → executing.
+  // The record's compare-and-set decides between two executors that start the same fix at once.
   const token = (fix.run?.token ?? 0) + 1;
   const leaseMs = deps.leaseMs ?? config.processing.claim_idle_ms;
-  if (
-    !(await broker.kvSet(leaseKey(fixId), `${deps.executorId}:${token}`, { ttlMs: leaseMs, ifAbsent: true }))
-  )
-    return { ack: false, reason: "running elsewhere" };
+  const lease = await RunLease.acquire(broker, fixId, { executor: deps.executorId, token }, leaseMs);
+  if (!lease) return { ack: false, reason: "running elsewhere" };
   const started = new Date().toISOString();
   const executing: Fix = {
     ...fix,
@@ -117,21 +128,54 @@ export async function runFix(
     run: { executor: deps.executorId, token, started_at: started },
     updated_at: started,
   };
-  if ((await broker.putRecord("fix", fixId, executing, stored.version)) === null) {
-    await broker.kvDelete(leaseKey(fixId));
+  const put = await broker.putRecord("fix", fixId, executing, stored.version).catch(async (err) => {
+    await lease.release();
+    throw err;
+  });
+  if (put === null) {
+    await lease.release();
     return { ack: false, reason: "record changed while starting; will be retried" };
   }
   const audit = new FixAudit(broker, fixId, token);
-  const stopLease = keepLease(broker, fixId, `${deps.executorId}:${token}`, leaseMs);
   try {
-    return await execute(deps, executing, audit, service, delivery);
+    return await execute(deps, executing, audit, service, delivery, guardOf(lease, audit));
   } catch (err) {
     if (err instanceof FencedOut) return { ack: false, reason: err.message };
+    if (err instanceof LeaseLost) return await stopLost(deps, audit, fixId, err);
     throw err;
   } finally {
-    stopLease();
-    await broker.kvDelete(leaseKey(fixId)).catch(() => {});
+    await lease.release();
   }
+}
+
+/**
+ * Before every step on the host: the lease still holds, and a fenced write proves the record
+ * still names this run (FixAudit checks only after a step). Either failing stops the run.
+ */
+function guardOf(lease: RunLease, audit: FixAudit): (what: string) => Promise<void> {
+  return async (what) => {
+    lease.check(what);
+    await audit.fence();
+    lease.check(what);
+  };
+}
+
+/**
+ * The lease was lost mid-run: this run stops where it is and leaves the entry unacked. The fix
+ * stays `executing`; whoever gets the entry next finds no live lease and recovers it (rollback,
+ * never a re-run) after waiting out any step that may still be running. The reason is written
+ * on the record when the fence still allows it, so the record says why the run stopped.
+ */
+async function stopLost(
+  deps: RunnerDeps,
+  audit: FixAudit,
+  fixId: string,
+  err: LeaseLost,
+): Promise<RunOutcome> {
+  const reason = `run ${audit.token} by ${deps.executorId} stopped: ${err.why}; the fix will be recovered and rolled back, not re-run`;
+  await audit.status("executing", reason).catch(() => {});
+  deps.log.warn({ fix_id: fixId, reason }, "fix run stopped: lease lost");
+  return { ack: false, reason, keep: true };
 }
 
 async function execute(
@@ -140,6 +184,7 @@ async function execute(
   audit: FixAudit,
   service: ServicePatterns,
   delivery: { deliveries: number; maxDeliveries: number },
+  before: (what: string) => Promise<void>,
 ): Promise<RunOutcome> {
   const { config } = deps;
   await audit.status("executing", `run ${audit.token} by ${deps.executorId}`);
@@ -148,7 +193,7 @@ async function execute(
   let ctx: StepContext | undefined;
   try {
     const transport = await deps.transportFor(fix);
-    ctx = { transport, service, timeoutMs: config.ssh_settings.command_timeout * 1000 };
+    ctx = { transport, service, timeoutMs: config.ssh_settings.command_timeout * 1000, before };
     const policy = service.spec.policy;
     const escapes = await symlinkReasons(policy, transport, [
       ...fix.actions.map((a) => ({ a, kind: "action" as const })),
@@ -172,7 +217,14 @@ async function execute(
         );
     }
 
-    const targets = fix.actions.flatMap((a) => (a.type === "write_file" ? [a.path] : []));
+    // A write_file writes the file its path resolves to (a symlinked config's target): that file
+    // is what is backed up, and the write refuses if the path resolves elsewhere by then.
+    const writeTargets = new Map<string, string>();
+    for (const a of fix.actions)
+      if (a.type === "write_file" && !writeTargets.has(a.path))
+        writeTargets.set(a.path, await transport.realpath(a.path));
+    ctx.writeTargets = writeTargets;
+    const targets = [...writeTargets.values()];
     if (deps.backupConfigFiles?.(fix.client_id) ?? true) targets.push(...service.spec.config_files);
     const dir = backupDir(config.executor.backup_dir, fix.fix_id);
     const saved = await backup(ctx, dir, targets, (s) => audit.step(s));
@@ -206,7 +258,7 @@ async function execute(
       return await finish(deps, audit, fix, "fixed", `${fix.actions.length} action(s) applied and verified`);
     return await rollBack(deps, audit, fix, ctx, saved.entries, failure);
   } catch (err) {
-    if (err instanceof FencedOut) throw err;
+    if (err instanceof FencedOut || err instanceof LeaseLost) throw err;
     const reason = errorMessage(err);
     // Nothing changed on the host yet and the error may pass (sshd restarting): let the queue retry.
     if (!changed && isMcpError(err) && err.retryable && delivery.deliveries < delivery.maxDeliveries) {
@@ -229,7 +281,11 @@ async function execute(
         backupDir(config.executor.backup_dir, fix.fix_id),
       ).catch(() => null);
       return await rollBack(deps, audit, fix, ctx, entries ?? [], `error while running: ${reason}`).catch(
-        async () => finish(deps, audit, fix, "failed", `error while running, rollback impossible: ${reason}`),
+        async (e) => {
+          // A lost run must not write a final state: the fix would never be rolled back.
+          if (e instanceof FencedOut || e instanceof LeaseLost) throw e;
+          return finish(deps, audit, fix, "failed", `error while running, rollback impossible: ${reason}`);
+        },
       );
     }
     return await finish(deps, audit, fix, "failed", reason);
@@ -270,55 +326,80 @@ async function rollBack(
 }
 
 /**
- * A fix found `executing` with no live lease: its executor died mid-run. It is never run again;
- * whatever it may have changed is undone from the backup manifest it left on the host.
+ * A fix found `executing` whose run holds no lease any more: its executor died or lost its lease
+ * mid-run. It is never run again; whatever it may have changed is undone from the backup manifest
+ * it left on the host. The record's compare-and-set makes this executor the owner first (the
+ * lost run's next fenced write fails); then it waits until any step the lost run had started
+ * must have ended (its timeout, which the host enforces, plus a grace) before touching the host.
  */
 async function recover(deps: RunnerDeps, version: number, fix: Fix): Promise<RunOutcome> {
   const token = (fix.run?.token ?? 0) + 1;
   const leaseMs = deps.leaseMs ?? deps.config.processing.claim_idle_ms;
-  if (
-    !(await deps.broker.kvSet(leaseKey(fix.fix_id), `${deps.executorId}:${token}`, {
-      ttlMs: leaseMs,
-      ifAbsent: true,
-    }))
-  )
-    return { ack: false, reason: "being recovered elsewhere" };
-  const stopLease = keepLease(deps.broker, fix.fix_id, `${deps.executorId}:${token}`, leaseMs);
+  const lease = await RunLease.acquire(
+    deps.broker,
+    fix.fix_id,
+    { executor: deps.executorId, token },
+    leaseMs,
+  );
+  if (!lease) return { ack: false, reason: "being recovered elsewhere" };
   const lost = `${fix.run?.executor ?? "unknown"} (run ${fix.run?.token ?? "?"})`;
   const took = {
     ...fix,
     run: { executor: deps.executorId, token, started_at: new Date().toISOString() },
     updated_at: new Date().toISOString(),
   };
+  const audit = new FixAudit(deps.broker, fix.fix_id, token);
   try {
     if ((await deps.broker.putRecord("fix", fix.fix_id, took, version)) === null)
       return { ack: false, reason: "record changed during recovery" };
-    const audit = new FixAudit(deps.broker, fix.fix_id, token);
     const why = `interrupted: the run of ${lost} was lost mid-fix; not re-run`;
     const service = deps.patterns.get(fix.service);
     if (!service)
       return await finish(deps, audit, took, "failed", `${why}; no patterns file to roll back with`);
+    const wait = drainMs(deps.config, fix, service);
+    await audit.status(
+      "executing",
+      `${why}; run ${token} by ${deps.executorId} rolls it back after ${Math.round(wait / 1000)} s, when any step the lost run started has ended`,
+    );
+    await Bun.sleep(wait);
     try {
       const transport = await deps.transportFor(fix);
       const ctx: StepContext = {
         transport,
         service,
         timeoutMs: deps.config.ssh_settings.command_timeout * 1000,
+        before: guardOf(lease, audit),
       };
       const entries =
         (await readManifest(transport, backupDir(deps.config.executor.backup_dir, fix.fix_id))) ?? [];
       return await rollBack(deps, audit, took, ctx, entries, why);
     } catch (err) {
-      if (err instanceof FencedOut) throw err;
+      if (err instanceof FencedOut || err instanceof LeaseLost) throw err;
       return await finish(deps, audit, took, "failed", `${why}; rollback impossible: ${errorMessage(err)}`);
     }
   } catch (err) {
     if (err instanceof FencedOut) return { ack: false, reason: err.message };
+    if (err instanceof LeaseLost) return await stopLost(deps, audit, fix.fix_id, err);
     throw err;
   } finally {
-    stopLease();
-    await deps.broker.kvDelete(leaseKey(fix.fix_id)).catch(() => {});
+    await lease.release();
   }
+}
+
+/** The longest any step of `fix` may run on the host, plus the grace after which it is killed. */
+function drainMs(config: CentralConfig, fix: Fix, service: ServicePatterns): number {
+  const dflt = config.ssh_settings.command_timeout * 1000;
+  const steps = [
+    ...fix.actions,
+    ...(fix.rollback ?? []),
+    ...(fix.preconditions ?? []),
+    ...(fix.verify ?? []),
+  ];
+  const own = steps.map((a) => ("timeout_s" in a && a.timeout_s ? a.timeout_s * 1000 : dflt));
+  const ops = Object.values(service.spec.service_ops).map((op) =>
+    op?.timeout_s ? op.timeout_s * 1000 : dflt,
+  );
+  return Math.max(dflt, ...own, ...ops) + KILL_GRACE_MS;
 }
 
 const INCIDENT_OF: Partial<Record<FixStatus, IncidentStatus>> = {
@@ -384,15 +465,4 @@ async function dryRun(deps: RunnerDeps, fix: Fix): Promise<RunOutcome> {
     data: { status: "dry_run", reason: next.status_reason, plan },
   });
   return { ack: true, status: "dry_run", reason: next.status_reason! };
-}
-
-/** Refresh the run's lease while it runs; returns the stop function. */
-function keepLease(broker: Broker, fixId: string, value: string, leaseMs: number): () => void {
-  const timer = setInterval(
-    () => {
-      broker.kvSet(leaseKey(fixId), value, { ttlMs: leaseMs }).catch(() => {});
-    },
-    Math.max(50, Math.floor(leaseMs / 3)),
-  );
-  return () => clearInterval(timer);
 }

@@ -1,10 +1,11 @@
 import { posix } from "node:path";
-import { errorMessage, McpError } from "../core/errors.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ArgShape, Policy } from "../core/patterns/schema.ts";
-import { checkAction, describeAction, pathReason } from "../core/policy/index.ts";
-import type { Action, Check } from "../core/schemas/actions.ts";
+import { checkAction, describeAction, type PolicyVerdict, pathReason } from "../core/policy/index.ts";
+import type { Action, Check, RunAction, WriteFileAction } from "../core/schemas/actions.ts";
 import type { FixStep } from "../core/schemas/fix.ts";
+import { changeByPath, helperTarget, normalPath, writeResolved } from "./hostops.ts";
 import type { ExecResult, Transport } from "./transport/types.ts";
 
 /**
@@ -55,6 +56,16 @@ export interface StepContext {
   service: ServicePatterns;
   /** Per-action timeout when the action has none (ssh_settings.command_timeout). */
   timeoutMs: number;
+  /**
+   * Called before every step on the host, named by `what`; throws to stop the run (the runner's
+   * lease check and fenced record write: LeaseLost, FencedOut). Never caught by the steps.
+   */
+  before?: (what: string) => Promise<void>;
+  /**
+   * write_file path → the real path resolved and backed up before the run: the write refuses if
+   * the path resolves elsewhere by then (the backup would not cover what it changes).
+   */
+  writeTargets?: Map<string, string>;
 }
 
 /** Run the service's validate/reload/restart op as the patterns file maps it. */
@@ -64,10 +75,11 @@ export async function serviceOp(
   phase: Phase,
   expectExit = 0,
 ): Promise<FixStep> {
-  const started = new Date();
   const spec = ctx.service.spec.service_ops[op];
+  const argv = spec ? [spec.program, ...(spec.args ?? [])] : [];
+  await ctx.before?.(`service ${op}: ${argv.join(" ")}`);
+  const started = new Date();
   if (!spec) return failedStep(phase, `service ${op}`, started, `no ${op} operation in ${ctx.service.file}`);
-  const argv = [spec.program, ...(spec.args ?? [])];
   const r = await ctx.transport.exec(argv, {
     timeoutMs: spec.timeout_s ? spec.timeout_s * 1000 : ctx.timeoutMs,
   });
@@ -76,36 +88,113 @@ export async function serviceOp(
   return stepFrom(phase, `service ${op}: ${argv.join(" ")}`, started, r, ok);
 }
 
-/** One action or check. Transport errors propagate: the caller decides retry or rollback. */
+/**
+ * Programs that change a file by path and follow symlinks: never run as given, but through the
+ * host helper (hostops.ts), which checks and changes the same open file.
+ */
+const BY_PATH = new Set(["chmod", "chown"]);
+
+const KIND: Partial<Record<Phase, PolicyVerdict["kind"]>> = {
+  action: "action",
+  rollback: "rollback",
+  precondition: "precondition",
+  verify: "verify",
+};
+
+/** The allow rule of `a` in the service policy, or why there is none (the runner checked before). */
+function ruleOf(ctx: StepContext, a: Action | Check, phase: Phase) {
+  const policy = ctx.service.spec.policy;
+  const verdict = checkAction(policy, a, KIND[phase] ?? "action");
+  const rule = verdict.allowed ? policy.rules.find((r) => r.id === verdict.rule) : undefined;
+  return rule ? { rule } : { refused: verdict.reason ?? `${describeAction(a)}: no rule allows it` };
+}
+
+/**
+ * chmod/chown `<mode|owner> <path>` through the helper, with the roots of the rule's path shape.
+ * Any other form of these programs is refused: it would act on a path checked earlier.
+ */
+async function runByPath(
+  ctx: StepContext,
+  a: RunAction,
+  phase: Phase,
+  started: Date,
+  desc: string,
+  expectExit: number,
+): Promise<FixStep> {
+  const found = ruleOf(ctx, a, phase);
+  if ("refused" in found) return failedStep(phase, desc, started, `refused: ${found.refused}`);
+  const { rule } = found;
+  const args = a.args ?? [];
+  const shapeAt = (i: number): ArgShape | undefined =>
+    rule.type === "run" ? (i < rule.args.length ? rule.args[i] : rule.rest) : undefined;
+  const pathShape = shapeAt(1);
+  if (args.length !== 2 || !pathShape || !("path" in pathShape) || (shapeAt(0) && "path" in shapeAt(0)!))
+    return failedStep(
+      phase,
+      desc,
+      started,
+      `refused: ${a.program} runs only as "${a.program} <${a.program === "chmod" ? "mode" : "owner"}> <path>" (rule ${rule.id}), through mcpmon's helper that checks and changes the same open file`,
+    );
+  const r = await changeByPath(
+    ctx.transport,
+    a.program as "chmod" | "chown",
+    args[0]!,
+    args[1]!,
+    pathShape.path.roots,
+    a.timeout_s ? a.timeout_s * 1000 : ctx.timeoutMs,
+  );
+  const real = helperTarget(r);
+  const shown = real && real !== normalPath(args[1]!) ? `${desc} (on ${real})` : desc;
+  return stepFrom(phase, shown, started, r, r.code === expectExit);
+}
+
+/** write_file through the helper: the resolved file, checked against the rule's roots, is written. */
+async function writeStep(
+  ctx: StepContext,
+  a: WriteFileAction,
+  phase: Phase,
+  started: Date,
+): Promise<FixStep> {
+  const bytes = Buffer.byteLength(a.content);
+  const desc = `${describeAction(a)} (${bytes} bytes)`;
+  const found = ruleOf(ctx, a, phase);
+  if ("refused" in found) return failedStep(phase, desc, started, `refused: ${found.refused}`);
+  if (found.rule.type !== "write_file")
+    return failedStep(phase, desc, started, `refused: rule ${found.rule.id} is not a write_file rule`);
+  const expect = ctx.writeTargets?.get(a.path);
+  const r = await writeResolved(ctx.transport, {
+    path: a.path,
+    content: a.content,
+    ...(a.mode === undefined ? {} : { mode: a.mode }),
+    roots: found.rule.path.roots,
+    ...(expect === undefined ? {} : { expect }),
+    timeoutMs: ctx.timeoutMs,
+  });
+  const real = helperTarget(r);
+  const shown = real && real !== normalPath(a.path) ? `${desc} into ${real}` : desc;
+  return stepFrom(phase, shown, started, r, r.code === 0);
+}
+
+/**
+ * One action or check. Transport errors propagate: the caller decides retry or rollback; so do
+ * the errors of `ctx.before` (the run must stop).
+ */
 export async function runStep(ctx: StepContext, a: Action | Check, phase: Phase): Promise<FixStep> {
+  if (a.type !== "service") await ctx.before?.(describeAction(a));
   const started = new Date();
   const expectExit = "expect_exit" in a && typeof a.expect_exit === "number" ? a.expect_exit : 0;
   switch (a.type) {
     case "run": {
+      const desc = expectExit === 0 ? describeAction(a) : `${describeAction(a)} (expect exit ${expectExit})`;
+      if (BY_PATH.has(a.program)) return await runByPath(ctx, a, phase, started, desc, expectExit);
       const timeoutMs = a.timeout_s ? a.timeout_s * 1000 : ctx.timeoutMs;
       const r = await ctx.transport.exec([a.program, ...(a.args ?? [])], { timeoutMs });
-      const desc = expectExit === 0 ? describeAction(a) : `${describeAction(a)} (expect exit ${expectExit})`;
       return stepFrom(phase, desc, started, r, r.code === expectExit);
     }
     case "service":
       return await serviceOp(ctx, a.op, phase, expectExit);
-    case "write_file": {
-      const mode = a.mode === undefined ? undefined : Number.parseInt(a.mode, 8);
-      try {
-        await ctx.transport.writeFile(a.path, a.content, mode === undefined ? {} : { mode });
-      } catch (err) {
-        if (err instanceof McpError && err.retryable && err.code !== "TRANSPORT") throw err;
-        return failedStep(phase, describeAction(a), started, err);
-      }
-      const bytes = Buffer.byteLength(a.content);
-      return {
-        phase,
-        description: `${describeAction(a)} (${bytes} bytes)`,
-        ok: true,
-        started_at: started.toISOString(),
-        duration_ms: Date.now() - started.getTime(),
-      };
-    }
+    case "write_file":
+      return await writeStep(ctx, a, phase, started);
     case "http": {
       const { status } = await ctx.transport.httpGet(a.url, ctx.timeoutMs);
       return {
@@ -123,6 +212,9 @@ export async function runStep(ctx: StepContext, a: Action | Check, phase: Phase)
 /**
  * Symlink escape: every path the policy allowed is resolved on the host and checked again against
  * the same roots. `/var/www/html/x -> /etc/shadow` passes the pure check but not this one.
+ * This is an early refusal (nothing runs, the reason is clear); it cannot be the guard, since a
+ * path can change after it: chmod, chown and write_file check again on the host at the moment
+ * they act (hostops.ts), and other programs must not change files by path.
  */
 export async function symlinkReasons(
   policy: Policy,
@@ -185,6 +277,7 @@ export async function backup(
   steps: (s: FixStep) => Promise<void>,
 ): Promise<{ ok: boolean; entries: BackupEntry[] }> {
   const entries: BackupEntry[] = [];
+  await ctx.before?.(`create backup folder ${dir}`);
   const started = new Date();
   const mk = await ctx.transport.exec(["mkdir", "-p", "-m", "700", "--", dir]);
   if (mk.code !== 0) {
@@ -192,6 +285,7 @@ export async function backup(
     return { ok: false, entries };
   }
   for (const [i, path] of [...new Set(targets)].entries()) {
+    await ctx.before?.(`back up ${path}`);
     const t0 = new Date();
     const st = await ctx.transport.stat(path);
     if (!st) {
@@ -248,6 +342,7 @@ export async function readManifest(transport: Transport, dir: string): Promise<B
 export async function restore(ctx: StepContext, entries: BackupEntry[]): Promise<FixStep[]> {
   const steps: FixStep[] = [];
   for (const e of entries) {
+    await ctx.before?.(`restore ${e.path}`);
     const started = new Date();
     try {
       if (!e.existed) {

@@ -71,7 +71,11 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
         { deliveries: d.deliveries, maxDeliveries: config.processing.max_deliveries },
       );
       if (outcome.ack) await broker.ack(stream, group, [d.id]);
-      else if (d.deliveries > config.processing.max_deliveries && outcome.reason !== "running elsewhere")
+      else if (
+        d.deliveries > config.processing.max_deliveries &&
+        !outcome.keep &&
+        outcome.reason !== "running elsewhere"
+      )
         await broker.deadLetter(
           stream,
           group,

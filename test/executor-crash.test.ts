@@ -59,7 +59,9 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
     ssh_settings: {
       private_key_path: sshd.clientKeyPath,
       known_hosts: join(tmp.path, "known_hosts"),
-      command_timeout: 60,
+      // A recoverer waits command_timeout + 7 s before it rolls back (a step of the lost run may
+      // still be running until then): kept short here. The sleep is killed after the child is.
+      command_timeout: 5,
     },
     targets: { c1: { host: sshd.host, port: sshd.port, user: "root", host_key: sshd.hostKeyPub } },
     executor: { backup_dir: join(tmp.path, "backups") },

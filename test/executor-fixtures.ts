@@ -38,6 +38,17 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
       args: [{ enum: ["644", "640", "600", "755"] }, { path: { roots: [s.webRoot], allow_dirs: true } }],
     },
     {
+      id: "chown-web",
+      type: "run",
+      description: "owner of served files",
+      risk: "low",
+      program: "chown",
+      args: [
+        { enum: ["www-data", "www-data:www-data", "nobody"] },
+        { path: { roots: [s.webRoot], allow_dirs: true } },
+      ],
+    },
+    {
       id: "sleep",
       type: "run",
       description: "a slow action (tests)",

@@ -73,7 +73,8 @@ beforeAll(async () => {
     ssh_settings: {
       private_key_path: sshd.clientKeyPath,
       known_hosts: join(tmp.path, "known_hosts"),
-      command_timeout: 20,
+      // The recovery test waits command_timeout + 7 s before its rollback (see recover()).
+      command_timeout: 10,
     },
     targets: { c1: { host: sshd.host, port: sshd.port, user: "root", host_key: sshd.hostKeyPub } },
     executor: { auto_approve_max_risk: "medium", backup_dir: backups },

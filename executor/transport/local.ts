@@ -4,12 +4,14 @@ import {
   chownSync,
   lstatSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { McpError } from "../../core/errors.ts";
 import {
   BoundedBuffer,
@@ -17,6 +19,7 @@ import {
   type ExecOptions,
   type ExecResult,
   type FileStat,
+  inheritedMode,
   type Transport,
   type WriteFileOptions,
 } from "./types.ts";
@@ -36,15 +39,22 @@ export function createLocalTransport(opts: { defaultTimeoutMs?: number } = {}): 
       return readFileSync(path);
     },
     async writeFile(path, data, o: WriteFileOptions = {}) {
-      const existing = safeStat(path);
-      const tmp = join(dirname(path), `.mcpmon-${randomBytes(6).toString("hex")}`);
+      let real: string;
+      try {
+        real = resolveForWrite(path);
+      } catch (err) {
+        throw new McpError("TRANSPORT", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+      }
+      const existing = safeStat(real);
+      const tmp = join(dirname(real), `.mcpmon-${randomBytes(6).toString("hex")}`);
       try {
         writeFileSync(tmp, data, { mode: 0o600, flag: "wx" });
-        chmodSync(tmp, o.mode ?? (existing ? existing.mode & 0o7777 : 0o644));
         const uid = o.uid ?? existing?.uid;
         const gid = o.gid ?? existing?.gid;
+        // chown before chmod: chown clears set-id bits.
         if (uid !== undefined && gid !== undefined) chownSync(tmp, uid, gid);
-        renameSync(tmp, path);
+        chmodSync(tmp, o.mode ?? (existing ? inheritedMode(existing.mode) : 0o644));
+        renameSync(tmp, real);
       } catch (err) {
         rmSync(tmp, { force: true });
         throw new McpError("TRANSPORT", `cannot write ${path}: ${(err as Error).message}`, { cause: err });
@@ -76,6 +86,24 @@ export function createLocalTransport(opts: { defaultTimeoutMs?: number } = {}): 
     },
     async close() {},
   };
+}
+
+/**
+ * The file a write of `path` replaces: a symlink at the last component is followed (the link
+ * stays, its target is written), the folder is resolved with realpath.
+ */
+function resolveForWrite(path: string): string {
+  let p = path;
+  for (let i = 0; i < 40; i++) {
+    let link = false;
+    try {
+      link = lstatSync(p).isSymbolicLink();
+    } catch {}
+    if (!link) return join(realpathSync(dirname(p)), basename(p));
+    const to = readlinkSync(p);
+    p = isAbsolute(to) ? to : join(dirname(p), to);
+  }
+  throw new Error(`${path}: too many levels of symlinks`);
 }
 
 function safeStat(path: string) {

@@ -8,6 +8,7 @@ import {
   type ExecOptions,
   type ExecResult,
   type FileStat,
+  inheritedMode,
   parseStat,
   STAT_SCRIPT,
   type Transport,
@@ -67,7 +68,10 @@ export function createSshTransport(o: SshTargetOptions): Transport {
     const entry: Pooled = { client, active: 0, dead: false, ready: undefined as unknown as Promise<Client> };
     entry.ready = new Promise<Client>((resolve, reject) => {
       client.once("ready", () => resolve(client));
-      client.once("error", (err: Error & { level?: string; code?: string }) => {
+      // `on`, not `once`: ssh2 can emit a second error for one connection (a reset, then
+      // "Connection lost before handshake" on close); an 'error' with no listener is thrown and
+      // would take the whole executor process down. Rejecting a settled promise does nothing.
+      client.on("error", (err: Error & { level?: string; code?: string }) => {
         entry.dead = true;
         reject(refusal ?? mapError(err, target, o.user));
       });
@@ -197,8 +201,9 @@ export function createSshTransport(o: SshTargetOptions): Transport {
       return r.stdoutBytes;
     },
     async writeFile(path, data, wo: WriteFileOptions = {}) {
+      // stat follows a symlink (STAT_SCRIPT uses -L) and WRITE_SCRIPT writes its target.
       const st = wo.mode === undefined || wo.uid === undefined ? await this.stat(path) : null;
-      const mode = (wo.mode ?? st?.mode ?? 0o644).toString(8);
+      const mode = (wo.mode ?? (st ? inheritedMode(st.mode) : 0o644)).toString(8);
       const uid = wo.uid ?? st?.uid;
       const gid = wo.gid ?? st?.gid;
       const owner = uid !== undefined && gid !== undefined ? `${uid}:${gid}` : "";

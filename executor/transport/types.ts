@@ -38,7 +38,10 @@ export interface FileStat {
 }
 
 export interface WriteFileOptions {
-  /** Permission bits of the new file; default: the existing file's, else 0o644. */
+  /**
+   * Permission bits of the new file; default: the existing file's without group/other write
+   * (`& 0o7777 & ~0o022`: an inherited mode is never looser than 0o755), else 0o644.
+   */
   mode?: number;
   uid?: number;
   gid?: number;
@@ -50,9 +53,16 @@ export interface Transport {
   exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Whole file content; throws when it does not exist. */
   readFile(path: string): Promise<Uint8Array>;
-  /** Atomic replace: write a temp file beside `path`, set mode/owner, rename over `path`. */
+  /**
+   * Atomic replace of the file `path` names: a symlink is followed (its target is replaced, the
+   * link stays), a temp file is written beside the resolved file with owner and mode, then renamed
+   * over it. No root check: fix actions write through `writeResolved` (hostops.ts), which checks.
+   */
   writeFile(path: string, data: Uint8Array | string, opts?: WriteFileOptions): Promise<void>;
-  /** null when the path does not exist. sha256 is of the content for files, "" for folders. */
+  /**
+   * null when the path does not exist (a dangling symlink does not). Symlinks are followed: the
+   * mode, owner and checksum are the target's. sha256 is of the content for files, "" for folders.
+   */
   stat(path: string): Promise<FileStat | null>;
   /** The path with every symlink resolved (the path need not exist: `realpath -m`). */
   realpath(path: string): Promise<string>;
@@ -89,10 +99,13 @@ export class BoundedBuffer {
   }
 }
 
-/** Parse `stat -c '%a %u %g %s %F'` + `sha256sum` output (shared by remote implementations). */
+/**
+ * `stat -L -c '%a %u %g %s %F'` + `sha256sum` (shared by remote implementations). `-L`: a symlink
+ * reports its target's mode, never the link's own 777, which a write would otherwise inherit.
+ */
 export const STAT_SCRIPT =
-  'if [ ! -e "$1" ] && [ ! -L "$1" ]; then echo missing; exit 0; fi; ' +
-  'stat -c "%a %u %g %s %F" -- "$1" && if [ -f "$1" ]; then sha256sum -- "$1" | cut -d" " -f1; fi';
+  'if [ ! -e "$1" ]; then echo missing; exit 0; fi; ' +
+  'stat -L -c "%a %u %g %s %F" -- "$1" && if [ -f "$1" ]; then sha256sum -- "$1" | cut -d" " -f1; fi';
 
 export function parseStat(out: string): FileStat | null {
   const lines = out.trim().split("\n");
@@ -112,9 +125,16 @@ export function parseStat(out: string): FileStat | null {
 
 /**
  * Atomic replace as one constant script; the file's path, mode and owner are positional arguments
- * ($1..$4), never part of the script text. stdin is the new content.
+ * ($1..$3), never part of the script text. stdin is the new content. The path is resolved first
+ * (`realpath -m`): a symlink's target is replaced in its own folder and the link stays a link.
+ * chown before chmod: chown clears set-id bits.
  */
 export const WRITE_SCRIPT =
-  'set -e; d=$(dirname -- "$1"); t=$(mktemp "$d/.mcpmon-XXXXXX"); trap \'rm -f -- "$t"\' EXIT; ' +
-  'cat > "$t"; chmod "$2" -- "$t"; if [ -n "$3" ]; then chown "$3" -- "$t"; fi; ' +
-  'mv -f -T -- "$t" "$1"; trap - EXIT';
+  'set -e; p=$(realpath -m -- "$1"); d=$(dirname -- "$p"); t=$(mktemp "$d/.mcpmon-XXXXXX"); ' +
+  'trap \'rm -f -- "$t"\' EXIT; cat > "$t"; if [ -n "$3" ]; then chown "$3" -- "$t"; fi; ' +
+  'chmod "$2" -- "$t"; mv -f -T -- "$t" "$p"; trap - EXIT';
+
+/** The mode a rewritten file inherits from the file it replaces: never group/other-writable. */
+export function inheritedMode(existing: number): number {
+  return existing & 0o7777 & ~0o022;
+}

@@ -1,0 +1,176 @@
+import { posix } from "node:path";
+import type { ExecResult, Transport } from "./transport/types.ts";
+
+/**
+ * Changes by path that are checked and made in ONE process on the host, so that nothing checked
+ * earlier is acted on later. Anyone who can write below a web root can swap a file for a symlink
+ * at any moment; `chmod 644 /var/www/html/x.png` run after a separate check would follow a link
+ * made in between. The helper instead:
+ *
+ * - chmod / chown: opens the path with O_NOFOLLOW (a symlink at the last component is refused),
+ *   reads the opened file's real path from /proc/self/fd/N (symlinked folders on the way are
+ *   resolved by the kernel), checks it is strictly below one of the allowed roots, and only then
+ *   calls fchmod / fchown on that descriptor: the file checked is the file changed.
+ * - write: follows a symlink at the last component (Debian's sites-enabled → sites-available),
+ *   enters the resolved folder, reads its real path from /proc/self/cwd, checks the resolved
+ *   file against the roots (and, when given, that it is the file that was backed up), then
+ *   writes a temp file in that folder and renames it over the name relative to it, keeping the
+ *   resolved file's owner and its mode without group/other write unless a mode is given.
+ *
+ * Perl because it is on every Debian host (`perl-base` is Essential). The script is a constant;
+ * every value arrives in @ARGV (argv over both transports; over SSH each element is quoted), never
+ * interpolated into the script text. Exit 3 = refused (nothing changed), 1 = failed, 0 = done.
+ *
+ *   perl -e HOST_HELPER -- chmod MODE PATH ROOT...
+ *   perl -e HOST_HELPER -- chown OWNER PATH ROOT...        (user, user:group, :group)
+ *   perl -e HOST_HELPER -- write MODE|"" PATH EXPECT|"" ROOT...   (content on stdin)
+ */
+export const HOST_HELPER = String.raw`use strict; use warnings;
+use Fcntl qw(:DEFAULT :mode); use Errno (); use Cwd (); use IO::Handle ();
+sub refuse { print STDERR "refused: $_[0]\n"; exit 3 }
+sub fail { print STDERR "failed: $_[0]\n"; exit 1 }
+my ($op, $value, $path, @rest) = @ARGV;
+fail("usage: chmod|chown|write VALUE PATH [EXPECT] ROOT...") unless defined $path && defined $op && defined $value;
+my $expect = $op eq "write" ? shift(@rest) : "";
+$expect = "" unless defined $expect;
+refuse("\"$path\" is not an absolute path") unless $path =~ m{^/};
+refuse("\"$path\" contains a control character") if $path =~ /[\x00-\x1f\x7f]/;
+refuse("no allowed roots") unless @rest;
+my @roots;
+for my $r (@rest) {
+  refuse("root \"$r\" is not an absolute path") unless $r =~ m{^/};
+  (my $n = $r) =~ s{/+$}{};
+  push @roots, $n;
+  my $real = Cwd::abs_path($r);
+  if (defined $real) { $real =~ s{/+$}{}; push @roots, $real }
+}
+my $rootlist = join(", ", @rest);
+sub under { my $p = shift; for my $r (@roots) { return 1 if index($p, "$r/") == 0 && length($p) > length($r) + 1 } return 0 }
+sub live { my $p = shift; refuse("\"$path\" was removed while being checked") if $p =~ / \(deleted\)$/; $p }
+if ($op eq "chmod" || $op eq "chown") {
+  my ($mode, $uid, $gid) = (undef, -1, -1);
+  if ($op eq "chmod") {
+    refuse("mode \"$value\" is not a numeric mode") unless $value =~ /^0?[0-7]{3,4}$/;
+    $mode = oct($value);
+  } else {
+    refuse("owner \"$value\" is not user, user:group or :group") unless $value =~ /^([A-Za-z0-9_][A-Za-z0-9_.-]*)?(?::([A-Za-z0-9_][A-Za-z0-9_.-]*))?$/ && (defined $1 || defined $2);
+    my ($u, $g) = ($1, $2);
+    if (defined $u) { $uid = $u =~ /^\d+$/ ? $u : scalar(getpwnam($u)); refuse("no user \"$u\" on this host") unless defined $uid }
+    if (defined $g) { $gid = $g =~ /^\d+$/ ? $g : scalar(getgrnam($g)); refuse("no group \"$g\" on this host") unless defined $gid }
+  }
+  # Refuse what is not a file or folder before opening it (a FIFO or device is never opened).
+  my @pre = lstat($path);
+  fail("\"$path\": $!") unless @pre;
+  refuse("\"$path\" is a symlink; nothing changed") if S_ISLNK($pre[2]);
+  refuse("\"$path\" is neither a regular file nor a folder") unless S_ISREG($pre[2]) || S_ISDIR($pre[2]);
+  sysopen(my $fh, $path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+    or ($! == Errno::ELOOP ? refuse("\"$path\" became a symlink; nothing changed") : fail("cannot open \"$path\": $!"));
+  my @st = stat($fh) or fail("cannot stat \"$path\": $!");
+  refuse("\"$path\" is neither a regular file nor a folder") unless S_ISREG($st[2]) || S_ISDIR($st[2]);
+  refuse("\"$path\" has $st[3] hard links; another name of the same file may be outside $rootlist") if S_ISREG($st[2]) && $st[3] > 1;
+  my $real = readlink("/proc/self/fd/" . fileno($fh));
+  fail("cannot read the opened file's path from /proc: $!") unless defined $real;
+  live($real);
+  refuse("\"$path\" is \"$real\" on the host, which is not under $rootlist") unless under($real);
+  if ($op eq "chmod") { chmod($mode, $fh) or fail("chmod \"$real\": $!") }
+  else { chown($uid, $gid, $fh) or fail("chown \"$real\": $!") }
+  print "$op $value $real\n";
+  exit 0;
+}
+if ($op eq "write") {
+  my $mode;
+  if ($value ne "") { refuse("mode \"$value\" is not an octal mode") unless $value =~ /^0?[0-7]{3,4}$/; $mode = oct($value) }
+  my $p = $path;
+  for (my $i = 0; -l $p; $i++) {
+    refuse("\"$path\": too many levels of symlinks") if $i >= 40;
+    my $t = readlink($p);
+    fail("cannot read the symlink \"$p\": $!") unless defined $t;
+    (my $dir = $p) =~ s{/[^/]*$}{};
+    $p = $t =~ m{^/} ? $t : "$dir/$t";
+  }
+  my ($dir, $name) = $p =~ m{^(.*)/([^/]+)$} or refuse("\"$path\" resolves to \"$p\", which names no file");
+  refuse("\"$path\" resolves to \"$p\", which names no file") if $name eq "." || $name eq "..";
+  $dir = "/" if $dir eq "";
+  chdir($dir) or fail("cannot enter the folder \"$dir\": $!");
+  my $cwd = readlink("/proc/self/cwd");
+  fail("cannot read the folder's path from /proc: $!") unless defined $cwd;
+  live($cwd);
+  my $real = $cwd eq "/" ? "/$name" : "$cwd/$name";
+  refuse("\"$path\" resolves to \"$real\" on the host, which is not under $rootlist") unless under($real);
+  refuse("\"$path\" resolves to \"$real\" now, not to \"$expect\" as when it was backed up; nothing written") if $expect ne "" && $real ne $expect;
+  my ($uid, $gid) = (-1, -1);
+  if (my @st = lstat($name)) {
+    refuse("\"$real\" is not a regular file") unless S_ISREG($st[2]);
+    $mode = $st[2] & 07777 & ~022 unless defined $mode;
+    ($uid, $gid) = ($st[4], $st[5]);
+  } elsif (!$!{ENOENT}) { fail("cannot stat \"$real\": $!") }
+  $mode = 0644 unless defined $mode;
+  my ($tmp, $fh);
+  for (1 .. 50) {
+    my $t = sprintf(".mcpmon-%d-%06x", $$, int(rand(0x1000000)));
+    if (sysopen($fh, $t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) { $tmp = $t; last }
+    fail("cannot create a temp file in \"$cwd\": $!") unless $!{EEXIST};
+  }
+  fail("cannot create a temp file in \"$cwd\"") unless defined $tmp;
+  my $ok = eval {
+    binmode(STDIN); binmode($fh);
+    my $data = do { local $/; <STDIN> };
+    $data = "" unless defined $data;
+    print {$fh} $data or die "write: $!\n";
+    $fh->flush or die "flush: $!\n";
+    $fh->sync or die "fsync: $!\n";
+    chown($uid, $gid, $fh) or die "chown: $!\n" if $uid >= 0;
+    chmod($mode, $fh) or die "chmod: $!\n";
+    close($fh) or die "close: $!\n";
+    rename($tmp, $name) or die "rename: $!\n";
+    1;
+  };
+  unless ($ok) { my $e = $@; unlink($tmp); chomp $e; fail("cannot write \"$real\": $e") }
+  printf "write %04o %s\n", $mode, $real;
+  exit 0;
+}
+fail("unknown operation \"$op\"");
+`;
+
+/** The argv that runs the helper; over SSH every element is quoted, so none can become syntax. */
+export function helperArgv(op: "chmod" | "chown" | "write", args: string[]): string[] {
+  return ["perl", "-e", HOST_HELPER, "--", op, ...args];
+}
+
+/** chmod or chown of one path, checked and changed on one open descriptor. */
+export async function changeByPath(
+  transport: Transport,
+  op: "chmod" | "chown",
+  value: string,
+  path: string,
+  roots: string[],
+  timeoutMs: number,
+): Promise<ExecResult> {
+  return await transport.exec(helperArgv(op, [value, path, ...roots]), { timeoutMs });
+}
+
+/**
+ * write_file: the resolved file is written (a symlink is followed, never replaced), after the
+ * resolved path is checked against `roots` and, when `expect` is given, found to be the path that
+ * was backed up. `mode` undefined keeps the resolved file's mode minus group/other write.
+ */
+export async function writeResolved(
+  transport: Transport,
+  o: { path: string; content: string; mode?: string; roots: string[]; expect?: string; timeoutMs: number },
+): Promise<ExecResult> {
+  return await transport.exec(helperArgv("write", [o.mode ?? "", o.path, o.expect ?? "", ...o.roots]), {
+    stdin: o.content,
+    timeoutMs: o.timeoutMs,
+  });
+}
+
+/** The real path the helper reports on success ("write 0644 /etc/nginx/sites-available/x"). */
+export function helperTarget(r: ExecResult): string | undefined {
+  const m = /^(?:chmod|chown|write) \S+ (\/.*)$/m.exec(r.stdout);
+  return m?.[1];
+}
+
+/** A path as the policy compares it: normalised, without a trailing slash. */
+export function normalPath(p: string): string {
+  return posix.normalize(p).replace(/\/+$/, "") || "/";
+}
