@@ -89,6 +89,8 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
   // load time, rather than refuse every fix later.
   spec.policy.rules.forEach((rule, r) => {
     if (rule.type !== "run") return;
+    const reason = unsafeRunRule(rule.program, rule.args, rule.rest);
+    if (reason) problem(["policy", "rules", r, "program"], `(${rule.id}) ${reason}`);
     const shapes: Array<[Array<string | number>, ArgShape]> = rule.args.map((s, a) => [["args", a], s]);
     if (rule.rest) shapes.push([["rest"], rule.rest]);
     for (const [at, shape] of shapes) {
@@ -231,4 +233,50 @@ function lineFinder(text: string): (path: Array<string | number>) => number | un
     }
     return best;
   };
+}
+
+/**
+ * Programs that change a file by its path follow a symlink swapped in at the last moment, so a
+ * policy may not allow them: files are written with `write_file`, and chmod/chown run through the
+ * executor's descriptor-based helper, which accepts exactly `<mode|owner> <path>`.
+ */
+const PATH_MUTATORS = new Set([
+  "cp",
+  "mv",
+  "ln",
+  "rm",
+  "tee",
+  "truncate",
+  "sed",
+  "install",
+  "dd",
+  "touch",
+  "mkdir",
+  "rmdir",
+  "chgrp",
+  "setfacl",
+  "chattr",
+]);
+
+export function unsafeRunRule(
+  program: string,
+  args: readonly ArgShape[],
+  rest: ArgShape | undefined,
+): string | null {
+  const name = program.split("/").pop() ?? program;
+  if (PATH_MUTATORS.has(name)) {
+    return `"${program}" changes files by path and could follow a symlink swapped in at run time: allow write_file (or chmod/chown) instead`;
+  }
+  if (name === "chmod" || name === "chown") {
+    const value = args[0];
+    const ok =
+      args.length === 2 &&
+      rest === undefined &&
+      value !== undefined &&
+      ("enum" in value || "regex" in value || "literal" in value) &&
+      "path" in args[1]!;
+    if (!ok)
+      return `${name} rules must be exactly [<enum|regex|literal ${name === "chmod" ? "mode" : "owner"}>, <path>] (no options, no rest): the executor runs them through a race-free helper`;
+  }
+  return null;
 }
