@@ -116,7 +116,10 @@ export class ClientRunner {
         globs,
         maxLineBytes: c.max_line_bytes,
         flushMs: sp.multiline?.flushMs ?? deps.tuning.flushMs ?? 1000,
-        firstStartFromEnd: c.read_from === "end",
+        // "end" is for the files present at the very first start only: after a restart, a file with
+        // no checkpoint appeared while we were away (rotation while down, or opened just before a
+        // crash) and every line of it is new.
+        firstStartFromEnd: c.read_from === "end" && this.firstStart,
         now: deps.now,
         ...(deps.tuning.chunkBytes ? { chunkBytes: deps.tuning.chunkBytes } : {}),
         ...(deps.tuning.rotateWaitMs !== undefined ? { rotateWaitMs: deps.tuning.rotateWaitMs } : {}),
