@@ -260,7 +260,7 @@ export class ClientRunner {
       Bun.gc(true);
     }
     const t = this.now();
-    this.tailer.flushIdle(t);
+    this.tailer.flushIdle(t, this.paused);
     for (const p of this.processors.values()) p.expire(t);
     this.safeCommit();
     return total >= commitBytes;

@@ -1,66 +1,11 @@
 import { closeSync, fstatSync, openSync, type Stats, statSync } from "node:fs";
 import type { CheckpointRow } from "./checkpoint.ts";
 import { discover, type GlobRoot, globRoot } from "./discover.ts";
-import { LineReader, type LineSink } from "./reader.ts";
+import { LineReader } from "./reader.ts";
 import { type Fingerprint, fingerprint, newFileId, startOffset, verify } from "./rotation.ts";
+import type { FileConsumer, TailEvents, TailedFile, TailOptions } from "./types.ts";
 
-/** What the tailer feeds: one per followed file (the pipeline's per-file processor). */
-export interface FileConsumer {
-  line: LineSink;
-  /** The flush timeout expired with no new data: close any open (multiline) record. */
-  flush(): void;
-  /** Lowest offset something is still pending at (open record, open fold); the checkpoint stays below it. */
-  safeOffset(): number;
-  /** The file's offsets restart (copytruncate): close what is pending, then continue as `id` from 0. */
-  restart(id: string): void;
-  /** The file was found at another path (renamed within the globs): report that one from now on. */
-  moved(path: string): void;
-}
-
-/** Telemetry hooks: the host logs and counts (the tailer imports no metrics). */
-export interface TailEvents {
-  opened(path: string, id: string, offset: number, resumed: boolean): void;
-  truncated(path: string, id: string): void;
-  replaced(path: string, oldId: string): void;
-  detached(path: string, id: string, deleted: boolean): void;
-  closed(path: string, id: string): void;
-  /**
-   * A file could not be read or opened. `repeated`: the same file (same inode, owner and mode)
-   * failed the same way at the previous scan, so the host counts it without logging it again.
-   */
-  error(path: string, err: unknown, repeated?: boolean): void;
-}
-
-export interface TailOptions {
-  globs: string[];
-  maxLineBytes: number;
-  chunkBytes?: number;
-  /** Unfinished lines and open records are closed after this long without new data. */
-  flushMs: number;
-  /** A rotated or deleted file stays open this long after its last data (late writes are read). */
-  rotateWaitMs?: number;
-  /** Files seen in the first scan of the first start begin at their end (read_from: end). */
-  firstStartFromEnd: boolean;
-  now?: () => number;
-}
-
-export interface TailedFile {
-  id: string;
-  dev: number;
-  ino: number;
-  path: string;
-  fd: number;
-  reader: LineReader;
-  consumer: FileConsumer;
-  fp: Fingerprint;
-  size: number;
-  /** No matching path leads to this inode any more (renamed away or deleted). */
-  detached: boolean;
-  deleted: boolean;
-  lastDataAt: number;
-  /** Offset last written to the checkpoint table; -1 = never written. */
-  committed: number;
-}
+export type { FileConsumer, TailEvents, TailedFile, TailOptions } from "./types.ts";
 
 /**
  * Follows the files matching a client's globs. Files are keyed by `dev:ino` (never by path), so a
@@ -156,6 +101,7 @@ export class Tailer {
           total += n;
           progress = true;
           f.lastDataAt = this.now();
+          f.flushed = false;
           if (f.reader.pos > f.size) f.size = f.reader.pos;
         }
       }
@@ -163,12 +109,25 @@ export class Tailer {
     return total;
   }
 
-  /** Close unfinished lines and open records of files idle for `flushMs`. */
-  flushIdle(now = this.now()): void {
+  /**
+   * Close unfinished lines and open records of files idle for `flushMs` that are read to their end.
+   * A file with bytes left to read (reading paused because the spool is full, or a failed read)
+   * stopped mid-line or mid-record only because we stopped: its rest is on disk, and flushing would
+   * cut the record in two. So nothing is flushed while `paused`, and each file is checked with
+   * one fstat (once per idle period: `flushed` is cleared by new data).
+   */
+  flushIdle(now = this.now(), paused = false): void {
+    if (paused) return;
     for (const f of this.files.values()) {
-      if (now - f.lastDataAt < this.opts.flushMs) continue;
+      if (f.flushed || now - f.lastDataAt < this.opts.flushMs) continue;
+      try {
+        if (fstatSync(f.fd).size > f.reader.pos) continue;
+      } catch {
+        continue; // closed under us: the next scan reports it
+      }
       f.reader.flushPartial(f.consumer.line);
       f.consumer.flush();
+      f.flushed = true;
     }
   }
 
@@ -286,6 +245,7 @@ export class Tailer {
       detached: false,
       deleted: false,
       lastDataAt: this.now(),
+      flushed: false,
       // A new file's start is written at the next commit, so a read_from: end start survives a crash.
       committed: resumed ? offset : -1,
     });

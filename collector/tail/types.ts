@@ -1,0 +1,62 @@
+import type { LineReader, LineSink } from "./reader.ts";
+import type { Fingerprint } from "./rotation.ts";
+
+/** What the tailer feeds: one per followed file (the pipeline's per-file processor). */
+export interface FileConsumer {
+  line: LineSink;
+  /** The flush timeout expired with no new data: close any open (multiline) record. */
+  flush(): void;
+  /** Lowest offset something is still pending at (open record, open fold); the checkpoint stays below it. */
+  safeOffset(): number;
+  /** The file's offsets restart (copytruncate): close what is pending, then continue as `id` from 0. */
+  restart(id: string): void;
+  /** The file was found at another path (renamed within the globs): report that one from now on. */
+  moved(path: string): void;
+}
+
+/** Telemetry hooks: the host logs and counts (the tailer imports no metrics). */
+export interface TailEvents {
+  opened(path: string, id: string, offset: number, resumed: boolean): void;
+  truncated(path: string, id: string): void;
+  replaced(path: string, oldId: string): void;
+  detached(path: string, id: string, deleted: boolean): void;
+  closed(path: string, id: string): void;
+  /**
+   * A file could not be read or opened. `repeated`: the same file (same inode, owner and mode)
+   * failed the same way at the previous scan, so the host counts it without logging it again.
+   */
+  error(path: string, err: unknown, repeated?: boolean): void;
+}
+
+export interface TailOptions {
+  globs: string[];
+  maxLineBytes: number;
+  chunkBytes?: number;
+  /** Unfinished lines and open records are closed after this long without new data. */
+  flushMs: number;
+  /** A rotated or deleted file stays open this long after its last data (late writes are read). */
+  rotateWaitMs?: number;
+  /** Files seen in the first scan of the first start begin at their end (read_from: end). */
+  firstStartFromEnd: boolean;
+  now?: () => number;
+}
+
+export interface TailedFile {
+  id: string;
+  dev: number;
+  ino: number;
+  path: string;
+  fd: number;
+  reader: LineReader;
+  consumer: FileConsumer;
+  fp: Fingerprint;
+  size: number;
+  /** No matching path leads to this inode any more (renamed away or deleted). */
+  detached: boolean;
+  deleted: boolean;
+  lastDataAt: number;
+  /** Flushed by `flushIdle` since its last data (so an idle file is not stat'ed at every step). */
+  flushed: boolean;
+  /** Offset last written to the checkpoint table; -1 = never written. */
+  committed: number;
+}
