@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { Risk } from "../schemas/actions.ts";
 import { ServiceName } from "../schemas/common.ts";
-import { bool, nonNegInt, port, posInt, str } from "./shapes.ts";
+import { bool, brokerUrl, nonNegInt, port, posInt, str } from "./shapes.ts";
 
 /**
  * `configs/mcp-config.yml`: the central configuration (API, analyzers, executors, broker).
@@ -90,7 +90,7 @@ const Executor = v.strictObject({
 
 const Broker = v.strictObject({
   url: v.optional(
-    str("redis://…, rediss://… or sqlite:PATH (embedded, the default)"),
+    brokerUrl("redis://…, rediss://… or sqlite:PATH (embedded, the default)"),
     "sqlite:.data/mcpmon.db",
   ),
   prefix: v.optional(str("key prefix of every stream and key"), "mcp:"),

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import * as v from "valibot";
 import { ServiceName } from "../schemas/common.ts";
-import { bool, nonNegInt, posInt, str } from "./shapes.ts";
+import { bool, brokerUrl, nonNegInt, posInt, str } from "./shapes.ts";
 
 /**
  * `configs/client-configs/*.yml`: one collector's view of one service on one host.
@@ -21,7 +21,7 @@ export const ClientConfig = v.strictObject({
   backup_enabled: bool("back up the service's config files before every fix", true),
   broker: v.optional(
     v.strictObject({
-      url: v.optional(str("redis://… or sqlite:PATH"), "redis://127.0.0.1:6379"),
+      url: v.optional(brokerUrl("redis://… or sqlite:PATH"), "redis://127.0.0.1:6379"),
       prefix: v.optional(str("key prefix"), "mcp:"),
     }),
     {},

@@ -79,13 +79,55 @@ describe("errors name file, line, key path and what was expected", () => {
   test("a client config with a bad enum and a missing required key", () => {
     const text = "service_type: nginx\nread_from: middle\n";
     const problems = problemsOf(() => parseYamlText(text, "n.yml", ClientConfig));
-    expect(problems.some((p) => p.startsWith("n.yml") && p.includes("client_id"))).toBe(true);
-    expect(problems).toContain('n.yml:2 read_from: expected "end" or "beginning", got "middle"');
+    expect(problems).toContain('n.yml:1 client_id: missing required key "client_id"');
+    expect(problems).toContain('n.yml:2 read_from: expected one of "end", "beginning", got "middle"');
   });
 
   test("invalid YAML is reported with its line", () => {
     const problems = problemsOf(() => parseYamlText("a: 1\nb: [1, 2\n", "bad.yml", CentralConfig));
-    expect(problems[0]).toMatch(/^bad\.yml:\d+: invalid YAML/);
+    expect(problems[0]).toMatch(/^bad\.yml:2: invalid YAML/);
+  });
+
+  test("YAML errors point at the line of the mistake, not where the parser gave up", () => {
+    const line = (text: string) => problemsOf(() => parseYamlText(text, "y.yml", CentralConfig))[0];
+    expect(line("a: 1\n  b: 2\n")).toMatch(/^y\.yml:2: invalid YAML/);
+    expect(line("api:\n  port: 1\n\tbad: 1\n")).toMatch(/^y\.yml:3: invalid YAML/);
+    expect(line("api:\n  port: 1\napi:\n  host: x\n")).toMatch(/^y\.yml:3: invalid YAML/);
+  });
+
+  test("a value from ${VAR} names the variable", () => {
+    const text = "api:\n  port: ${MCP_API_PORT:-8080}\n";
+    const problems = problemsOf(() =>
+      parseYamlText(text, "c.yml", CentralConfig, { env: { MCP_API_PORT: "abc" } }),
+    );
+    expect(problems).toEqual([
+      'c.yml:2 api.port: expected a TCP port (1-65535), got "abc" (from ${MCP_API_PORT})',
+    ]);
+  });
+
+  test("one enum style, log levels shown once", () => {
+    const text = "executor:\n  auto_approve_max_risk: urgent\nlogging:\n  level: loud\n";
+    const problems = problemsOf(() => parseYamlText(text, "c.yml", CentralConfig));
+    expect(problems).toContain(
+      'c.yml:2 executor.auto_approve_max_risk: expected one of "low", "medium", "high", got "urgent"',
+    );
+    expect(problems).toContain(
+      'c.yml:4 logging.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", got "loud"',
+    );
+  });
+
+  test("broker.url must have a supported scheme, in both schemas", () => {
+    for (const url of ["http://x:6379", "redis:/x", "", "sqlite:"]) {
+      const problems = problemsOf(() => parseYamlText(`broker:\n  url: "${url}"\n`, "c.yml", CentralConfig));
+      expect(problems[0]).toStartWith("c.yml:2 broker.url: ");
+    }
+    for (const url of ["redis://h:1", "rediss://u:p@h:1/0", "sqlite:.data/x.db", "/var/lib/x.db", "x.db"]) {
+      expect(parseYamlText(`broker:\n  url: "${url}"\n`, "c.yml", CentralConfig).broker.url).toBe(url);
+    }
+    const client = "client_id: a\nservice_type: nginx\nbroker:\n  url: ftp://x\n";
+    expect(problemsOf(() => parseYamlText(client, "n.yml", ClientConfig))[0]).toStartWith(
+      "n.yml:4 broker.url: expected redis://",
+    );
   });
 
   test("errors carry the CONFIG_INVALID code", () => {

@@ -29,17 +29,22 @@ export function interpolateEnv(
   env: Record<string, string | undefined>,
   onError: (path: Array<string | number>, message: string) => void,
   path: Array<string | number> = [],
+  /** Told of every value a variable changed (with its raw text), so errors can name the variable. */
+  onSubstituted?: (path: Array<string | number>, raw: string) => void,
 ): unknown {
   if (typeof value === "string") {
     const out = interpolateString(value, env, (m) => onError(path, m));
+    if (out !== value) onSubstituted?.(path, value);
     // A value that is only one reference (`port: ${PORT:-8080}`) takes the type it spells.
     if (out !== value && /^\$\{[^}]+\}$/.test(value)) return coerceScalar(out);
     return out;
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolateEnv(item, env, onError, [...path, i]));
+  if (Array.isArray(value))
+    return value.map((item, i) => interpolateEnv(item, env, onError, [...path, i], onSubstituted));
   if (value && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, item] of Object.entries(value)) out[k] = interpolateEnv(item, env, onError, [...path, k]);
+    for (const [k, item] of Object.entries(value))
+      out[k] = interpolateEnv(item, env, onError, [...path, k], onSubstituted);
     return out;
   }
   return value;

@@ -6,7 +6,7 @@ import { loadYamlFile } from "./yaml.ts";
 
 export { CentralConfig, DEFAULT_MODEL } from "./central.ts";
 export { ClientConfig } from "./client.ts";
-export { loadYamlFile, parseYamlText } from "./yaml.ts";
+export { describeIssue, lineIn, loadYamlFile, parseYamlText } from "./yaml.ts";
 
 export interface LoadedCentral {
   file: string;
@@ -17,33 +17,80 @@ export interface LoadedCentral {
   clientFiles: string[];
 }
 
+export type ConfigKind = "central" | "client" | "patterns" | "unknown";
+
+/**
+ * `command` names who needs the file (`mcpmon serve`), for the message when it is the wrong kind.
+ * Relative paths written in the file (`clients`, `ssh_settings.private_key_path`, `.known_hosts`)
+ * are resolved against the file's folder, as an operator reading the file expects. The SSH paths'
+ * defaults (`ssh-keys/…`) stay relative to the working folder: the Docker image and the systemd
+ * units put the keys there (/var/lib/mcpmon/ssh-keys), away from the read-only config folder.
+ */
 export function loadCentralConfig(
   file: string,
   env: Record<string, string | undefined> = process.env,
+  command = "this command",
 ): LoadedCentral {
-  const config = loadYamlFile(file, CentralConfig, { env });
+  let sshKeys: string[] = [];
+  const config = loadYamlFile(file, CentralConfig, {
+    env,
+    inspect: (data) => {
+      const ssh = (data as { ssh_settings?: unknown }).ssh_settings;
+      if (ssh && typeof ssh === "object") sshKeys = Object.keys(ssh);
+      return wrongKind(data, "central", command);
+    },
+  });
   const apiKey = config.claude_api_key || env.CLAUDE_API_KEY || env.ANTHROPIC_API_KEY || "";
   if (env.MCP_DEBUG === "true" || env.MCP_DEBUG === "1") config.logging.level = "debug";
   config.logging.level = config.logging.level.toLowerCase() as typeof config.logging.level;
   const base = dirname(resolve(file));
-  const clientFiles = config.clients.map((c) => (isAbsolute(c) ? c : resolve(base, c)));
+  const fromFile = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const ssh = config.ssh_settings;
+  if (sshKeys.includes("private_key_path")) ssh.private_key_path = fromFile(ssh.private_key_path);
+  if (sshKeys.includes("known_hosts")) ssh.known_hosts = fromFile(ssh.known_hosts);
+  const clientFiles = config.clients.map(fromFile);
   return { file, config, apiKey, clientFiles };
 }
 
 export function loadClientConfig(
   file: string,
   env: Record<string, string | undefined> = process.env,
+  command = "this command",
 ): ClientConfig {
-  return loadYamlFile(file, ClientConfig, { env });
+  return loadYamlFile(file, ClientConfig, {
+    env,
+    inspect: (data) => wrongKind(data, "client", command),
+  });
 }
 
 /** Which schema a file follows, judged by its keys (for `mcpmon check-config FILE...`). */
-export function detectKind(data: unknown): "central" | "client" | "patterns" | "unknown" {
-  if (!data || typeof data !== "object") return "unknown";
+export function detectKind(data: unknown): ConfigKind {
+  if (!data || typeof data !== "object" || Array.isArray(data)) return "unknown";
   const keys = Object.keys(data);
   if (keys.includes("client_id") || keys.includes("service_type")) return "client";
   if (keys.includes("patterns") && keys.includes("service")) return "patterns";
   return "central";
+}
+
+const KIND_TEXT: Record<ConfigKind, string> = {
+  central: "a central config (like configs/mcp-config.yml)",
+  client: "a client config (it has client_id/service_type, like configs/client-configs/nginx-client.yml)",
+  patterns: "a patterns file (like patterns/nginx.yml)",
+  unknown: "not a YAML mapping of keys",
+};
+
+/**
+ * `this is a central config (…); mcpmon collect needs a client config (…)`, or undefined when the
+ * file fits. An empty file fits either: the schema then names the keys it misses.
+ */
+export function wrongKind(data: unknown, needed: "central" | "client", command: string): string | undefined {
+  const kind = detectKind(data);
+  if (kind === needed || (kind === "central" && Object.keys(data as object).length === 0)) return undefined;
+  const hint =
+    needed === "client"
+      ? "a client config: client_id, service_type, log_paths… (configs/client-configs/*.yml)"
+      : "the central config (configs/mcp-config.yml); client configs go to mcpmon collect or under clients:";
+  return `this is ${KIND_TEXT[kind]}; ${command} needs ${hint}`;
 }
 
 export { ConfigError };

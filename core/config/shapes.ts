@@ -35,3 +35,24 @@ export const port = (description: string) =>
 export const str = (description: string) => v.pipe(v.string("expected a string"), v.description(description));
 export const bool = (description: string, def: boolean) =>
   v.optional(v.pipe(v.boolean("expected true or false"), v.description(description)), def);
+
+/**
+ * `broker.url`: checked here, not when the broker opens, so `check-config` and start-up both
+ * refuse a typo (`redis:/host`, `http://…`) with the file and line instead of failing later.
+ */
+export const BROKER_URL_EXPECTED = "expected redis://HOST:PORT, rediss://…, sqlite:PATH or a file path";
+export function brokerUrlProblem(url: string): string | undefined {
+  const u = url.trim();
+  if (u === "") return BROKER_URL_EXPECTED;
+  if (/^rediss?:\/\/[^/]/i.test(u)) return undefined;
+  if (/^sqlite:/i.test(u)) return u.replace(/^sqlite:(\/\/)?/i, "") ? undefined : "sqlite: needs a file path";
+  // Anything that looks like a scheme (two letters or more, then a colon) but is not one of ours.
+  if (/^[a-z][a-z0-9+.-]+:/i.test(u)) return BROKER_URL_EXPECTED;
+  return undefined;
+}
+export const brokerUrl = (description: string) =>
+  v.pipe(
+    v.string("expected a string"),
+    v.check((u) => brokerUrlProblem(u) === undefined, BROKER_URL_EXPECTED),
+    v.description(description),
+  );

@@ -1,8 +1,19 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from "yaml";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
 import { interpolateEnv } from "./env.ts";
+
+export interface ParseOptions {
+  env?: Record<string, string | undefined>;
+  interpolate?: boolean;
+  /**
+   * Looks at the parsed document before interpolation and schema: a problem returned here is the
+   * only one reported (a central file given where a client file is needed would otherwise show as
+   * a dozen "unknown key" lines that hide the real mistake).
+   */
+  inspect?: (data: unknown) => string | undefined;
+}
 
 /**
  * Parse a YAML file and validate it with a valibot schema, once, at start-up.
@@ -12,7 +23,7 @@ import { interpolateEnv } from "./env.ts";
 export function loadYamlFile<S extends v.GenericSchema>(
   file: string,
   schema: S,
-  opts: { env?: Record<string, string | undefined>; interpolate?: boolean } = {},
+  opts: ParseOptions = {},
 ): v.InferOutput<S> {
   let text: string;
   try {
@@ -27,25 +38,34 @@ export function parseYamlText<S extends v.GenericSchema>(
   text: string,
   file: string,
   schema: S,
-  opts: { env?: Record<string, string | undefined>; interpolate?: boolean } = {},
+  opts: ParseOptions = {},
 ): v.InferOutput<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({
-        file,
-        line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line,
-        path: "",
-        message: `invalid YAML: ${e.message.split("\n")[0]}`,
-      })),
-    );
+    // One error per line: the parser's follow-on errors for the same mistake are noise.
+    const problems = doc.errors.map((e) => ({
+      file,
+      line: yamlErrorLine(e, text, lineCounter),
+      path: "",
+      message: `invalid YAML: ${e.message.split("\n")[0]}`,
+    }));
+    throw new ConfigError(problems.filter((p, i) => problems.findIndex((q) => q.line === p.line) === i));
   }
   const problems: ConfigProblem[] = [];
   let data: unknown = doc.toJS() ?? {};
+  const wrongKind = opts.inspect?.(data);
+  if (wrongKind) throw new ConfigError([{ file, path: "", message: wrongKind }]);
+  // Which values came from `${VAR}`, so a bad value names the variable the operator must fix.
+  const substituted = new Map<string, string>();
   if (opts.interpolate !== false) {
-    data = interpolateEnv(data, opts.env ?? process.env, (path, message) =>
-      problems.push({ file, line: lineOf(doc.contents, path, lineCounter), path: path.join("."), message }),
+    data = interpolateEnv(
+      data,
+      opts.env ?? process.env,
+      (path, message) =>
+        problems.push({ file, line: lineOf(doc.contents, path, lineCounter), path: path.join("."), message }),
+      [],
+      (path, raw) => substituted.set(path.join("."), raw),
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -53,28 +73,73 @@ export function parseYamlText<S extends v.GenericSchema>(
   if (result.success) return result.output;
   for (const issue of result.issues) {
     const path = (issue.path ?? []).map((p) => p.key as string | number);
+    const raw = substituted.get(path.join("."));
     problems.push({
       file,
       line: lineOf(doc.contents, path, lineCounter),
       path: path.join("."),
-      message: describeIssue(issue),
+      message: describeIssue(issue) + (raw ? ` (from ${variablesOf(raw)})` : ""),
     });
   }
   throw new ConfigError(dedupe(problems));
 }
 
-/** Valibot's message plus what was found, e.g. `expected a positive integer, got "five"`. */
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  let msg = issue.message;
-  if (issue.type === "strict_object" || (issue.kind === "schema" && /never/.test(issue.expected ?? ""))) {
-    const key = issue.path?.at(-1)?.key;
-    return `unknown key${key === undefined ? "" : ` "${String(key)}"`}`;
+/**
+ * The line an operator should look at. The parser reports some errors at the token where it gave
+ * up rather than where the mistake is: an unclosed `[` or quote at the end of the file (one past
+ * the last line), a badly indented key at the start of the value above it.
+ */
+function yamlErrorLine(e: YAMLError, text: string, lc: LineCounter): number {
+  // `a: 1` followed by an over-indented `  b: 2`: reported at `1`, the mistake is the next line.
+  if (e.code === "MULTILINE_IMPLICIT_KEY" || e.code === "BLOCK_AS_IMPLICIT_KEY") {
+    const line = lc.linePos(e.pos[0]).line;
+    return line < lc.lineStarts.length ? line + 1 : line;
   }
+  const end = text.trimEnd().length;
+  if (e.pos[0] >= end && end > 0) return lc.linePos(end - 1).line;
+  return e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line;
+}
+
+/** `${MCP_API_PORT:-8080}` → `${MCP_API_PORT}` (every variable of the raw value). */
+function variablesOf(raw: string): string {
+  const names = [...raw.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => `\${${m[1]}}`);
+  return names.length ? [...new Set(names)].join(", ") : raw;
+}
+
+/**
+ * Valibot's issue in the words of the config files: `missing required key "client_id"`,
+ * `unknown key "x"`, `expected one of "low", "medium", "high", got "urgent"`, or the schema's own
+ * message plus what was found (`expected a positive integer, got "five"`).
+ */
+export function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const key = issue.path?.at(-1)?.key;
+  const isObject = issue.type === "strict_object" || issue.type === "object" || issue.type === "loose_object";
+  if (isObject && issue.input === undefined && issue.received === "undefined" && key !== undefined)
+    return `missing required key "${String(key)}"`;
+  if (issue.type === "strict_object" || (issue.kind === "schema" && /never/.test(issue.expected ?? "")))
+    return `unknown key${key === undefined ? "" : ` "${String(key)}"`}`;
+  const choices = literalChoices(issue);
+  if (choices) return `expected one of ${choices.join(", ")}, got ${issue.received}`;
+  let msg = issue.message;
   if (!/, got /.test(msg) && !/Invalid/.test(msg)) msg = `${msg}, got ${issue.received}`;
   return msg
     .replace(/^Invalid \w+: /, "")
     .replace(/^Expected /, "expected ")
     .replace(/ but received /, ", got ");
+}
+
+/**
+ * `("low" | "medium" | "high")` of a picklist or variant → its quoted values; a value spelled in
+ * both cases (log levels) is shown once, in lower case.
+ */
+function literalChoices(issue: v.BaseIssue<unknown>): string[] | undefined {
+  if (issue.type !== "picklist" && issue.type !== "variant") return undefined;
+  const values = [...(issue.expected ?? "").matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+  if (values.length === 0) return undefined;
+  const lower = new Set(values.filter((x) => x === x.toLowerCase()));
+  return [...new Set(values.filter((x) => x === x.toLowerCase() || !lower.has(x.toLowerCase())))].map(
+    (x) => `"${x}"`,
+  );
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
@@ -85,6 +150,13 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
     seen.add(k);
     return true;
   });
+}
+
+/** The 1-based line of `path` in a YAML text (or of its nearest existing parent); for checks done after loading. */
+export function lineIn(text: string, path: Array<string | number>): number | undefined {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  return lineOf(doc.contents, path, lc);
 }
 
 /** The 1-based line of the node at `path` (or of its nearest existing parent). */
