@@ -1,6 +1,7 @@
 import type { Broker } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import type { Logger } from "../core/log.ts";
+import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { TokenAuth } from "./auth.ts";
 import type { EventsHub } from "./events-hub.ts";
 import type { Metrics } from "./metrics.ts";
@@ -26,4 +27,6 @@ export interface ApiDeps {
   components: () => Record<string, ComponentStatus>;
   /** Analyzer token figures; null when no analyzer shares this broker yet. */
   tokenStatus: () => Promise<Record<string, unknown> | null>;
+  /** The loaded patterns files by service; absent in tests that do not need them (no checks then). */
+  patterns?: Map<string, ServicePatterns>;
 }

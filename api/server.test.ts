@@ -45,3 +45,44 @@ test("public metrics are served on both ports", async () => {
   expect((await fetch(metrics)).status).toBe(200);
   expect((await fetch(`${main}/metrics`)).status).toBe(200);
 });
+
+test("a second instance on the same port fails with a clear error instead of sharing the port", async () => {
+  const { main } = await start({});
+  const port = Number(new URL(main).port);
+  const config = v.parse(CentralConfig, { api: { host: "127.0.0.1", port } });
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  try {
+    const second = startApi({ broker, config, log: silentLogger, version: "test" });
+    await expect(second).rejects.toThrow(`api.port ${port} on 127.0.0.1 is already in use`);
+    await expect(second).rejects.toMatchObject({ name: "McpError", code: "CONFIG_INVALID" });
+    // The first instance still answers every request.
+    for (let i = 0; i < 5; i++) expect((await fetch(`${main}/health`)).status).toBe(200);
+  } finally {
+    await broker.close();
+  }
+});
+
+test("a metrics port in use is named as api.metrics_port, and the API port is released", async () => {
+  const { metrics } = await start({});
+  const metricsPort = Number(new URL(metrics).port);
+  const apiPort = await freePort();
+  const config = v.parse(CentralConfig, {
+    api: { host: "127.0.0.1", port: apiPort, metrics_port: metricsPort },
+  });
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  try {
+    await expect(startApi({ broker, config, log: silentLogger, version: "test" })).rejects.toThrow(
+      `api.metrics_port ${metricsPort} on 127.0.0.1 is already in use`,
+    );
+    // The API port it had bound is free again.
+    const again = Bun.serve({
+      hostname: "127.0.0.1",
+      port: apiPort,
+      reusePort: false,
+      fetch: () => new Response(),
+    });
+    again.stop(true);
+  } finally {
+    await broker.close();
+  }
+});

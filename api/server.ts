@@ -1,7 +1,9 @@
 import type { Server } from "bun";
 import type { Broker } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
+import { McpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { ServicePatterns } from "../core/patterns/load.ts";
 import { createApp } from "./app.ts";
 import { TokenAuth } from "./auth.ts";
 import { createAllowList } from "./cidr.ts";
@@ -17,6 +19,11 @@ export interface ApiOptions {
   version: string;
   components?: () => Record<string, ComponentStatus>;
   tokenStatus?: () => Promise<Record<string, unknown> | null>;
+  /**
+   * The loaded patterns files: `POST /errors` without a pattern id is matched against them, and an
+   * unknown service (or `service_type` of `POST /clients`) is refused. Without them, anything goes.
+   */
+  patterns?: Map<string, ServicePatterns>;
   /** Override api.host / api.port (0 = any free port). */
   host?: string;
   port?: number;
@@ -46,7 +53,6 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
     tokens: opts.tokenStatus,
   });
   hub.subscribe("*", (e) => metrics.observeEvent(e.type, e.data ?? {}));
-  hub.start();
   const deps = {
     broker,
     config,
@@ -58,15 +64,24 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
     startedAt: Date.now(),
     components: opts.components ?? (() => ({})),
     tokenStatus: opts.tokenStatus ?? (async () => null),
+    patterns: opts.patterns,
   };
   let server: Server<unknown> | null = null;
   const app = createApp(deps, { clientIp: (req) => server?.requestIP(req)?.address });
   const host = opts.host ?? config.api.host;
-  app.listen({
-    hostname: host,
-    port: opts.port ?? config.api.port,
-    maxRequestBodySize: config.api.max_body_bytes,
-  });
+  const apiPort = opts.port ?? config.api.port;
+  // reusePort (Elysia's default) would let a second instance bind the same port and silently take
+  // half the requests; without it the second one fails here, loudly.
+  bind("api.port", host, apiPort, () =>
+    app.listen({
+      hostname: host,
+      port: apiPort,
+      reusePort: false,
+      // Bun answers bodies over this with an empty 413 of its own; up to it the app refuses bodies
+      // over api.max_body_bytes with a JSON answer (app.ts), so the hard limit sits well above.
+      maxRequestBodySize: config.api.max_body_bytes + BODY_SLACK,
+    }),
+  );
   server = app.server as Server<unknown>;
   const port = server.port ?? 0;
   let metricsServer: Server<unknown> | null = null;
@@ -74,26 +89,37 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
     // The separate metrics port obeys the same rules as /metrics on the API port: the address
     // allow list, and a viewer token unless metrics are public.
     const allow = createAllowList(config.api.allow_cidrs);
-    metricsServer = Bun.serve({
-      hostname: host,
-      port: config.api.metrics_port,
-      fetch: async (req, srv) => {
-        if (allow && !allow(srv.requestIP(req)?.address)) return new Response("forbidden\n", { status: 403 });
-        if (new URL(req.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
-        if (!config.api.metrics_public) {
-          try {
-            deps.auth.require(req.headers.get("authorization"), "viewer");
-          } catch (err) {
-            const status = err instanceof HttpError ? err.status : 401;
-            return new Response(`${(err as Error).message}\n`, { status });
+    const metricsPort = config.api.metrics_port;
+    const serve = () =>
+      Bun.serve({
+        hostname: host,
+        port: metricsPort,
+        reusePort: false,
+        fetch: async (req, srv) => {
+          if (allow && !allow(srv.requestIP(req)?.address))
+            return new Response("forbidden\n", { status: 403 });
+          if (new URL(req.url).pathname !== "/metrics") return new Response("not found\n", { status: 404 });
+          if (!config.api.metrics_public) {
+            try {
+              deps.auth.require(req.headers.get("authorization"), "viewer");
+            } catch (err) {
+              const status = err instanceof HttpError ? err.status : 401;
+              return new Response(`${(err as Error).message}\n`, { status });
+            }
           }
-        }
-        return new Response(await metrics.registry.metrics(), {
-          headers: { "content-type": metrics.registry.contentType },
-        });
-      },
-    });
+          return new Response(await metrics.registry.metrics(), {
+            headers: { "content-type": metrics.registry.contentType },
+          });
+        },
+      });
+    try {
+      metricsServer = bind("api.metrics_port", host, metricsPort, serve);
+    } catch (err) {
+      await app.stop(true);
+      throw err;
+    }
   }
+  hub.start();
   const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
   return {
     url: `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`,
@@ -107,4 +133,29 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
       metricsServer?.stop(true);
     },
   };
+}
+
+/** Headroom between api.max_body_bytes and Bun's own hard limit (see `maxRequestBodySize`). */
+const BODY_SLACK = 64 * 1024 * 1024;
+
+/**
+ * Listen, turning Bun's bind failure ("Failed to start server. Is port 8080 in use?") into an
+ * McpError naming the config key, which the CLI prints as is (exit 1).
+ */
+function bind<T>(key: string, host: string, port: number, listen: () => T): T {
+  try {
+    return listen();
+  } catch (err) {
+    const code = (err as { code?: string })?.code;
+    const why =
+      code === "EADDRINUSE" || /in use/i.test(String((err as Error)?.message))
+        ? "is already in use (another mcpmon running? stop it or choose another port)"
+        : code === "EACCES"
+          ? "cannot be opened: permission denied (ports below 1024 need privileges)"
+          : `cannot be opened: ${(err as Error)?.message ?? String(err)}`;
+    throw new McpError("CONFIG_INVALID", `${key} ${port} on ${host} ${why}`, {
+      cause: err,
+      details: { key, host, port },
+    });
+  }
 }
