@@ -45,8 +45,8 @@ export function verify(
   fd: number,
   known: Pick<CheckpointRow, "offset" | "fp_len" | "fp_hash">,
   sameFile: boolean,
+  size = fstatSync(fd).size,
 ): Verdict {
-  const size = fstatSync(fd).size;
   const changed =
     size < known.offset ||
     size < known.fp_len ||

@@ -85,6 +85,19 @@ export class Tailer {
    * (it turns false when the spool is full). Returns the bytes read.
    */
   read(budget: number, canRead: () => boolean): number {
+    // Truncation is checked before every read, not only at scan(): a read woken by fs.watch right
+    // after a copytruncate and a fast rewrite would otherwise read the new content from the old
+    // offset under the old id. One fstat per file and call; the first bytes are read again only
+    // when there is something to read (and the fingerprint grows as soon as content appears).
+    for (const f of this.files.values()) {
+      if (f.detached) continue;
+      try {
+        const size = fstatSync(f.fd).size;
+        if (size !== f.reader.pos) this.checkTruncation(f, size);
+      } catch (err) {
+        this.events.error(f.path, err);
+      }
+    }
     let total = 0;
     let progress = true;
     while (progress && total < budget) {
@@ -252,8 +265,8 @@ export class Tailer {
     this.events.opened(path, id, offset, resumed);
   }
 
-  private checkTruncation(f: TailedFile): void {
-    const v = verify(f.fd, { offset: f.reader.pos, fp_len: f.fp.len, fp_hash: f.fp.hash }, true);
+  private checkTruncation(f: TailedFile, size?: number): void {
+    const v = verify(f.fd, { offset: f.reader.pos, fp_len: f.fp.len, fp_hash: f.fp.hash }, true, size);
     f.fp = v.fp;
     if (v.kind === "same") return;
     // Lines of the old content still pending are given first; then offsets restart under a new id.
