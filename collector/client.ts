@@ -138,11 +138,13 @@ export class ClientRunner {
       stream: broker.keys.errors,
       maxEvents: c.batch.max_events,
       idleMs: Math.max(c.batch.max_wait_ms, 250),
-      onError: (err, attempt) => {
+      onError: (err, attempt, where) => {
         if (attempt === 1 || attempt % 20 === 0)
           this.log.warn(
             { err: errorMessage(err), attempt },
-            "broker append failed; events stay in the spool",
+            where === "broker"
+              ? "broker append failed; events stay in the spool"
+              : "spool read/delete failed; retrying (events stay in the spool)",
           );
       },
     });

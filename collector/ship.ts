@@ -12,7 +12,8 @@ export interface ShipperOptions {
   /** Backoff bounds while the broker is away. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  onError?: (err: unknown, attempt: number) => void;
+  /** A failed round: `where` is the broker (append) or the spool (peek, remove). */
+  onError?: (err: unknown, attempt: number, where: "broker" | "spool") => void;
   onShipped?: (n: number) => void;
 }
 
@@ -82,7 +83,16 @@ export class Shipper {
   private async loop(): Promise<void> {
     const { clientId, stream, maxEvents } = this.opts;
     while (!this.stopped) {
-      const rows = this.db.peek(clientId, maxEvents);
+      // The spool's own errors (SQLITE_FULL, I/O errors, a lock past busy_timeout) are retried with
+      // the same backoff as the broker's: one of them must not end this loop, which nobody awaits
+      // until stop(), and leave the spool to fill while the status says all is well.
+      let rows: ReturnType<StateDb["peek"]>;
+      try {
+        rows = this.db.peek(clientId, maxEvents);
+      } catch (err) {
+        await this.failed(err, false);
+        continue;
+      }
       if (rows.length === 0) {
         await this.sleep(this.opts.idleMs);
         continue;
@@ -93,25 +103,36 @@ export class Shipper {
           rows.map((r) => ({ type: "error", data: r.data })),
         );
       } catch (err) {
-        this.attempt++;
-        this.status.errors++;
-        this.status.broker_down = true;
-        this.status.last_error = errorMessage(err);
-        this.opts.onError?.(err, this.attempt);
-        const min = this.opts.minBackoffMs ?? 100;
-        const max = this.opts.maxBackoffMs ?? 5000;
-        const wait = Math.min(max, min * 2 ** Math.min(this.attempt - 1, 16));
-        await this.sleep(wait * (0.75 + Math.random() * 0.5), false);
+        await this.failed(err, true);
         continue;
       }
-      // Only now, with the broker's ids in hand, may the events leave the spool.
-      this.db.remove(clientId, rows[rows.length - 1]!.seq);
-      this.attempt = 0;
       this.status.broker_down = false;
+      try {
+        // Only now, with the broker's ids in hand, may the events leave the spool. If this fails
+        // they are appended again next round: same event ids, which downstream recognises.
+        this.db.remove(clientId, rows[rows.length - 1]!.seq);
+      } catch (err) {
+        await this.failed(err, false);
+        continue;
+      }
+      this.attempt = 0;
       this.status.shipped += rows.length;
       this.status.batches++;
       this.opts.onShipped?.(rows.length);
     }
+  }
+
+  /** Count and report a failure (of the broker, or of the spool), then back off. */
+  private async failed(err: unknown, broker: boolean): Promise<void> {
+    this.attempt++;
+    this.status.errors++;
+    if (broker) this.status.broker_down = true;
+    this.status.last_error = broker ? errorMessage(err) : `spool: ${errorMessage(err)}`;
+    this.opts.onError?.(err, this.attempt, broker ? "broker" : "spool");
+    const min = this.opts.minBackoffMs ?? 100;
+    const max = this.opts.maxBackoffMs ?? 5000;
+    const wait = Math.min(max, min * 2 ** Math.min(this.attempt - 1, 16));
+    await this.sleep(wait * (0.75 + Math.random() * 0.5), false);
   }
 
   /** Sleep up to `ms`; `notify()` cuts it short unless `wakeable` is false (backoff). */
