@@ -2,17 +2,25 @@
 /**
  * `mcpmon`: the single entry point. Each subcommand is loaded on demand so `collect` on a host
  * never loads the API or the Claude client. Exit codes: 0 fine, 1 runtime failure, 2 usage or
- * configuration error.
+ * configuration error. Every error line starts with `mcpmon: `.
  */
 import { ConfigError, errorMessage, isMcpError } from "../core/errors.ts";
 import { type CliArgs, parseCli } from "./args.ts";
-import { HELP } from "./help.ts";
+import { COMMAND_HELP, HELP } from "./help.ts";
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
 async function dispatch(args: CliArgs): Promise<number> {
+  // Help is answered before anything is loaded or started, whatever else the line says.
+  if (args.help) {
+    out(COMMAND_HELP[args.command] ?? HELP);
+    return 0;
+  }
   switch (args.command) {
+    case "":
+      err(HELP);
+      return 2;
     case "help":
       out(HELP);
       return 0;
@@ -45,10 +53,26 @@ async function dispatch(args: CliArgs): Promise<number> {
       return runServerCommand(args, out, err);
     }
     default:
-      err(`mcpmon: unknown command "${args.command}"\n`);
-      err(HELP);
+      // parseCli refuses unknown commands; this is a command listed there but not wired here.
+      err(`mcpmon: command "${args.command}" is not implemented`);
       return 2;
   }
+}
+
+/** Reports what a command threw and returns the exit code. */
+function reportError(e: unknown, write: (line: string) => void): number {
+  if (e instanceof ConfigError) {
+    for (const line of e.message.split("\n")) write(`mcpmon: ${line}`);
+    return 2;
+  }
+  // Other CONFIG_INVALID errors are found only when something opens (a port in use): runtime, 1.
+  if (isMcpError(e, "USAGE") || isMcpError(e, "PATTERN_INVALID")) {
+    write(`mcpmon: ${e.message}`);
+    return 2;
+  }
+  write(`mcpmon: ${errorMessage(e)}`);
+  if (process.env.MCP_DEBUG === "true" && e instanceof Error && e.stack) write(e.stack);
+  return 1;
 }
 
 async function main(): Promise<number> {
@@ -57,23 +81,12 @@ async function main(): Promise<number> {
     args = parseCli(process.argv.slice(2));
   } catch (e) {
     err(`mcpmon: ${errorMessage(e)}`);
-    err("run `mcpmon help` for usage");
     return 2;
   }
   try {
     return await dispatch(args);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      err(e.message);
-      return 2;
-    }
-    if (isMcpError(e, "USAGE") || isMcpError(e, "PATTERN_INVALID")) {
-      err(`mcpmon: ${e.message}`);
-      return 2;
-    }
-    err(`mcpmon: ${errorMessage(e)}`);
-    if (process.env.MCP_DEBUG === "true" && e instanceof Error && e.stack) err(e.stack);
-    return 1;
+    return reportError(e, err);
   }
 }
 

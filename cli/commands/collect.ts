@@ -1,13 +1,17 @@
+import { resolve } from "node:path";
 import type { ClientConfig } from "../../core/config/client.ts";
-import { loadClientConfig } from "../../core/config/index.ts";
 import { McpError } from "../../core/errors.ts";
+import type { ServicePatterns } from "../../core/patterns/load.ts";
 import type { CliArgs } from "../args.ts";
+import { ensureStateDir, loadClients } from "./checks.ts";
 import { createLogger, openBroker, watchSignals } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 
 /**
  * `mcpmon collect --config CLIENT.yml [--config …]`: one process per host can watch several
  * services. Each config names its broker; configs that share a broker share one connection.
+ * Every config is checked (schema, service_type against the patterns, state_dir writable) before
+ * anything starts, so a mistake names its file rather than "config #1".
  */
 export async function collectCommand(
   args: CliArgs,
@@ -17,16 +21,19 @@ export async function collectCommand(
   if (args.configs.length === 0) {
     throw new McpError(
       "USAGE",
-      "usage: mcpmon collect --config configs/client-configs/nginx-client.yml [--config …]",
+      "collect needs --config CLIENT.yml, e.g. mcpmon collect --config configs/client-configs/nginx-client.yml",
     );
   }
-  const configs: ClientConfig[] = args.configs.map((f) => loadClientConfig(f));
-  if (args.dataDir) for (const c of configs) c.state_dir = args.dataDir;
+  const { loadPatternsDir } = await import("../../core/patterns/load.ts");
+  const patterns = loadPatternsDir(undefined, { withShipped: true });
+  const configs: ClientConfig[] = loadClients(args.configs, patterns, "mcpmon collect");
+  configs.forEach((c, i) => {
+    if (args.dataDir) c.state_dir = args.dataDir;
+    ensureStateDir(c.state_dir, args.dataDir ? undefined : args.configs[i]!);
+  });
   const log = createLogger({ name: "collect" });
   const signals = watchSignals(log);
-  const { loadPatternsDir } = await import("../../core/patterns/load.ts");
   const { runCollector } = await import("../../collector/index.ts");
-  const patterns = loadPatternsDir(undefined, { withShipped: true });
   const brokers = new Map<string, ReturnType<typeof openBroker>>();
   const brokerFor = (c: ClientConfig) => {
     const key = `${c.broker.url}|${c.broker.prefix}`;
@@ -37,17 +44,41 @@ export async function collectCommand(
     }
     return b;
   };
-  const handle = await runCollector(configs, { broker: brokerFor, patterns, log, version: VERSION });
+  let handle: Awaited<ReturnType<typeof runCollector>>;
+  try {
+    handle = await runCollector(configs, { broker: brokerFor, patterns, log, version: VERSION });
+  } catch (e) {
+    await Promise.all([...brokers.values()].map((b) => b.close().catch(() => {})));
+    throw e;
+  }
+  const status = handle.status().clients as Array<{ client_id: string; files?: Array<{ path: string }> }>;
   for (const c of configs) {
     out(
       `collecting ${c.service_type} logs as ${c.client_id} (host ${c.host}) → ${c.broker.url.replace(/\/\/[^@/]*@/, "//***@")}`,
     );
-  }
-  for (const client of handle.status().clients) {
-    for (const f of client.files ?? []) out(`  following ${f.path}`);
+    const files = (status.find((s) => s.client_id === c.client_id)?.files ?? []).map((f) => f.path);
+    for (const line of watchLines(c, patterns, files)) out(`  ${line}`);
   }
   return signals.wait(async () => {
     await handle.stop();
     await Promise.all([...brokers.values()].map((b) => b.close()));
   });
+}
+
+/**
+ * `following PATH` for each file found, and `watching GLOB (no file yet)` for each glob that
+ * matched nothing: a typo in log_paths is otherwise indistinguishable from a quiet service.
+ */
+export function watchLines(
+  c: ClientConfig,
+  patterns: Map<string, ServicePatterns>,
+  files: string[],
+): string[] {
+  const globs = c.log_paths ?? patterns.get(c.service_type)?.spec.log_paths ?? [];
+  const lines = files.map((f) => `following ${f}`);
+  for (const g of globs) {
+    const glob = new Bun.Glob(resolve(g));
+    if (!files.some((f) => glob.match(resolve(f)))) lines.push(`watching ${g} (no file yet)`);
+  }
+  return lines;
 }

@@ -1,10 +1,14 @@
-import { dirname, resolve } from "node:path";
+import { accessSync, constants } from "node:fs";
+import { resolve } from "node:path";
 import type { ApiHandle } from "../../api/server.ts";
+import type { Broker } from "../../broker/types.ts";
 import type { ClientConfig } from "../../core/config/client.ts";
-import { loadCentralConfig, loadClientConfig } from "../../core/config/index.ts";
+import { loadCentralConfig } from "../../core/config/index.ts";
+import { ConfigError, McpError } from "../../core/errors.ts";
 import { RISK_ORDER } from "../../core/schemas/actions.ts";
 import type { CliArgs } from "../args.ts";
-import { brokerUrlFor, createLogger, openBroker, resolveFrom, watchSignals } from "./runtime.ts";
+import { centralPatterns, ensureStateDir, loadClients, missingClientFiles } from "./checks.ts";
+import { brokerUrlFor, createLogger, openBroker, watchSignals } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 
 type Mode = "all" | "serve" | "analyze" | "execute";
@@ -24,34 +28,50 @@ export async function runServerCommand(
 ): Promise<number> {
   const mode = args.command as Mode;
   const file = args.configs[0] ?? "configs/mcp-config.yml";
-  const loaded = loadCentralConfig(file);
+  const loaded = loadCentralConfig(file, process.env, `mcpmon ${mode}`);
   const { config, apiKey } = loaded;
   if (args.port !== undefined) config.api.port = args.port;
   config.broker.url = brokerUrlFor(config.broker.url, args.dataDir);
-  const log = createLogger({ level: config.logging.level, name: mode });
-  const signals = watchSignals(log);
-  const { loadPatternsDir } = await import("../../core/patterns/load.ts");
-  const patterns = loadPatternsDir(
-    config.patterns_dir ? resolveFrom(dirname(resolve(file)), config.patterns_dir) : undefined,
-    {
-      withShipped: true,
-    },
-  );
+  const patterns = await centralPatterns(loaded);
 
   // Collectors of `all` run in this process and ship to the same broker; fixes for them run on
-  // this host through the local transport unless the config names another target.
-  const clients: ClientConfig[] = mode === "all" ? loaded.clientFiles.map((f) => loadClientConfig(f)) : [];
-  for (const c of clients) {
-    if (args.dataDir) c.state_dir = resolve(args.dataDir, "state");
-    config.targets[c.client_id] ??= { transport: "local", port: 22 };
+  // this host through the local transport unless the config names another target. Their files are
+  // checked here, with their real paths, before anything starts.
+  let clients: ClientConfig[] = [];
+  if (mode === "all") {
+    const missing = missingClientFiles(loaded);
+    if (missing.length > 0) throw new ConfigError(missing);
+    clients = loadClients(loaded.clientFiles, patterns, "mcpmon all (clients:)");
+    clients.forEach((c, i) => {
+      if (args.dataDir) c.state_dir = resolve(args.dataDir, "state");
+      ensureStateDir(c.state_dir, args.dataDir ? undefined : loaded.clientFiles[i]!);
+      config.targets[c.client_id] ??= { transport: "local", port: 22 };
+    });
   }
 
+  const log = createLogger({ level: config.logging.level, name: mode });
+  const signals = watchSignals(log);
   const broker = openBroker(config.broker.url, config.broker.prefix, log);
   const stoppables: Array<[string, Stoppable]> = [];
   const components: Record<string, { running: boolean; workers?: number; detail?: Record<string, unknown> }> =
     {};
   let api: ApiHandle | null = null;
   try {
+    await reachBroker(broker, config.broker.url);
+    // The API listens first: a port in use fails the start before any worker has taken an entry.
+    if ((mode === "all" || mode === "serve") && config.api.enabled) {
+      const { startApi } = await import("../../api/server.ts");
+      const { readTokenStatus } = await import("../../analyzer/budget.ts");
+      api = await startApi({
+        broker,
+        config,
+        log: log.child({ component: "api" }),
+        version: VERSION,
+        components: () => components,
+        tokenStatus: async () => ({ ...(await readTokenStatus(broker, config)) }),
+      });
+      stoppables.push(["api", api]);
+    }
     if (mode !== "execute" && config.processing.error_processors > 0) {
       const { startAnalyzers } = await import("../../analyzer/index.ts");
       const analyzers = await startAnalyzers({
@@ -91,30 +111,19 @@ export async function runServerCommand(
         log: log.child({ component: "collector" }),
         version: VERSION,
       });
-      // Collectors stop first so what they read is spooled and shipped while the broker is open.
-      stoppables.unshift(["collectors", collector]);
+      // Collectors stop right after the API, so what they read is spooled and shipped while the
+      // broker is open.
+      stoppables.splice(api ? 1 : 0, 0, ["collectors", collector]);
       components.collectors = { running: true, workers: clients.length };
       Object.defineProperty(components.collectors, "detail", {
         enumerable: true,
         get: () => ({ ...collector.status() }),
       });
     }
-    if ((mode === "all" || mode === "serve") && config.api.enabled) {
-      const { startApi } = await import("../../api/server.ts");
-      const { readTokenStatus } = await import("../../analyzer/budget.ts");
-      api = await startApi({
-        broker,
-        config,
-        log: log.child({ component: "api" }),
-        version: VERSION,
-        components: () => components,
-        tokenStatus: async () => ({ ...(await readTokenStatus(broker, config)) }),
-      });
-      stoppables.unshift(["api", api]);
-    }
   } catch (err) {
+    // Whatever had started stops, in the same order as at shutdown, and the broker closes.
     for (const [, s] of stoppables) await s.stop().catch(() => {});
-    await broker.close();
+    await broker.close().catch(() => {});
     throw err;
   }
 
@@ -139,6 +148,24 @@ export async function runServerCommand(
   });
 }
 
+/**
+ * Redis is asked once at start: down, it would otherwise surface as a worker's
+ * `redis ensureGroup: not connected` after the connect timeout. Still a runtime failure (exit 1):
+ * the config may be right and the broker only late. The embedded broker is a local file.
+ */
+async function reachBroker(broker: Broker, url: string): Promise<void> {
+  if (broker.kind !== "redis") return;
+  const health = await broker.health();
+  if (health.ok) return;
+  const cause = (health.error ?? health.state ?? "unknown error").replace(/^redis \w+: /, "");
+  throw new McpError(
+    "BROKER_UNAVAILABLE",
+    `cannot reach the broker ${redactUrl(url)} (broker.url or MCP_BROKER_URL): ${cause}`,
+  );
+}
+
+const redactUrl = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");
+
 function printBanner(
   out: (s: string) => void,
   o: {
@@ -154,7 +181,7 @@ function printBanner(
 ) {
   const { config } = o;
   out(`mcpmon ${VERSION} — ${o.mode}`);
-  out(`  broker     ${o.brokerUrl.replace(/\/\/[^@/]*@/, "//***@")}`);
+  out(`  broker     ${redactUrl(o.brokerUrl)}`);
   if (o.api) {
     out(
       `  API        ${o.api.url}   (docs: ${o.api.url}/swagger, events: ${o.api.url.replace(/^http/, "ws")}/ws)`,
@@ -186,6 +213,12 @@ function printBanner(
       `  watching   ${c.client_id} (${c.service_type}): ${globs.join(", ")}${files.length ? ` → ${files.length} file(s) now` : " (no file yet)"}`,
     );
   }
+  const key = config.ssh_settings.private_key_path;
+  if (executorsMaySsh(o.mode, config) && !readable(key)) {
+    out(
+      `  WARNING    ssh key ${resolve(key)} (ssh_settings.private_key_path) is not readable: fixes over SSH will fail`,
+    );
+  }
   if (o.mode !== "analyze") {
     const max = config.executor.auto_approve_max_risk;
     const services = o.clients.length
@@ -201,5 +234,24 @@ function printBanner(
         ? "  fixes      dry run: plans are recorded, nothing is run"
         : `  fixes      run without asking up to risk "${max}": ${auto.join(", ") || "none"}; anything riskier waits for POST /fixes/{id}/approve`,
     );
+  }
+}
+
+/**
+ * Executors run, and some client's fixes go over SSH: in `all` every collector of the config is on
+ * this host (local transport) unless a target says ssh; elsewhere any registered client may be remote.
+ */
+function executorsMaySsh(mode: Mode, config: ReturnType<typeof loadCentralConfig>["config"]): boolean {
+  if (mode === "analyze" || config.processing.fix_executors === 0 || config.executor.dry_run) return false;
+  const targets = Object.values(config.targets);
+  return mode !== "all" || targets.some((t) => t.transport === "ssh");
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
