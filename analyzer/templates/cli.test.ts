@@ -58,10 +58,12 @@ describe("runTemplatesCommand", () => {
     ]);
   });
 
-  test("missing file and non-LogHub CSV exit with 1 and say why", async () => {
-    expect((await run({ file: join(dir, "nope.log") })).code).toBe(1);
+  test("missing file and non-LogHub CSV are usage errors (exit 2) and say why", async () => {
+    const missing = await run({ file: join(dir, "nope.log") });
+    expect(missing.code).toBe(2);
+    expect(missing.lines[0]).toBe(`mcpmon: cannot read ${join(dir, "nope.log")}: no such file`);
     const r = await run({ file, loghub: true });
-    expect(r.code).toBe(1);
-    expect(r.lines[0]).toMatch(/no Content column/);
+    expect(r.code).toBe(2);
+    expect(r.lines[0]).toMatch(/^mcpmon: --loghub reads a LogHub \*_structured\.csv .*no Content column/);
   });
 });

@@ -17,20 +17,26 @@ export interface TemplatesCommandArgs {
   stripHeader?: (line: string) => string;
 }
 
-/** Run the command; returns the exit code (0 ok, 1 unreadable or malformed input). */
+/**
+ * Run the command; returns the exit code: 0 ok, 2 when the input is not what was asked for (a
+ * missing file, a `--loghub` file without a Content column): the operator's mistake, not a failure.
+ * Errors go to `err` (default `out`), starting with `mcpmon: `.
+ */
 export async function runTemplatesCommand(
   args: TemplatesCommandArgs,
   out: (s: string) => void,
+  err: (s: string) => void = out,
 ): Promise<number> {
   let text: string;
   try {
     text = await readFile(args.file, "utf8");
-  } catch (err) {
-    out(`cannot read ${args.file}: ${(err as Error).message}`);
-    return 1;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    err(`mcpmon: cannot read ${args.file}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    return 2;
   }
   const miner = new TemplateMiner({ service: args.service ?? "" });
-  if (args.loghub) return loghub(text, miner, args.file, out);
+  if (args.loghub) return loghub(text, miner, args.file, out, err);
 
   const strip = args.stripHeader ?? ((l: string) => l);
   for (const line of text.split(/\r?\n/)) {
@@ -58,11 +64,19 @@ export async function runTemplatesCommand(
  * group first appears, and EventTemplate is the group's final template, so the output has the same
  * shape as LogHub's ground truth.
  */
-function loghub(text: string, miner: TemplateMiner, file: string, out: (s: string) => void): number {
+function loghub(
+  text: string,
+  miner: TemplateMiner,
+  file: string,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number {
   const recs = parseCsvRecords(text);
   if (recs.length > 0 && recs[0]!.Content === undefined) {
-    out(`${file}: no Content column; is it a LogHub *_structured.csv?`);
-    return 1;
+    err(
+      `mcpmon: --loghub reads a LogHub *_structured.csv (LineId,…,Content,… columns); ${file} has no Content column (for a raw log, leave out --loghub)`,
+    );
+    return 2;
   }
   const ids = recs.map((r) => miner.add(r.Content ?? "").clusterId);
   const templates = new Map(miner.clusters().map((c) => [c.id, c.template]));
