@@ -7,6 +7,7 @@ export function newRunnerCounters() {
   return {
     files_opened: 0,
     files_closed: 0,
+    files_lost: 0,
     rotations: 0,
     truncations: 0,
     replaced: 0,
@@ -45,6 +46,13 @@ export function tailTelemetry(t: RunnerCounters, log: Logger): TailEvents {
     closed: (path, id) => {
       t.files_closed++;
       log.info({ path, file_id: id }, "file drained and closed");
+    },
+    lost: (path, id, offset) => {
+      t.files_lost++;
+      log.warn(
+        { path, file_id: id, offset },
+        "a file with a checkpoint is gone before it was read to its end: its bytes past offset are lost",
+      );
     },
     error: (path, err, repeated) => {
       t.read_errors++;

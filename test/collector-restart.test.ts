@@ -1,7 +1,8 @@
 // Restarts of the collector (clean stops) around rotations and folds: what was written while it was
 // away, or read but not yet final when it stopped, arrives exactly once.
+import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCollector } from "../collector/index.ts";
 import { loadPatternsDir } from "../core/patterns/load.ts";
@@ -34,9 +35,30 @@ function start(name: string, file: string, over: Record<string, unknown> = {}) {
     flood: { max_per_second: 1_000_000 },
     ...over,
   });
-  const run = () => runCollector([config], { broker: mb.broker, patterns, tuning: { heartbeat: false } });
+  let c: Awaited<ReturnType<typeof runCollector>> | undefined;
+  const run = async () => {
+    c = await runCollector([config], {
+      broker: mb.broker,
+      patterns,
+      tuning: { heartbeat: false, rotateWaitMs: 100 },
+    });
+    return c;
+  };
+  const status = () => c!.status().clients[0]!;
   const got = () => new Set(mb.events().map((e) => lineNo(e.fields.path)));
-  return { mb, run, got };
+  /** The paths of the client's checkpoint rows, as the state database holds them now. */
+  const rows = () => {
+    const db = new Database(join(tmp.path, `state-${name}`, "collector.db"), { readonly: true });
+    try {
+      return db
+        .query<{ path: string }, []>("SELECT path FROM files")
+        .all()
+        .map((r) => r.path);
+    } finally {
+      db.close();
+    }
+  };
+  return { mb, run, got, status, rows };
 }
 
 test("read_from: end applies to the first start only: a file rotated in while down is read from 0", async () => {
@@ -59,6 +81,54 @@ test("read_from: end applies to the first start only: a file rotated in while do
     const want = [...a.errors, ...b.errors, ...d.errors];
     await until("every error line", () => want.every((i) => s.got().has(i)));
     expect(want.filter((i) => !s.got().has(i))).toEqual([]);
+  } finally {
+    await c.stop({ drainMs: 0 });
+  }
+}, 60_000);
+
+test("rename rotation while down: the rest of the renamed file (outside the glob) is read, then dropped", async () => {
+  const file = join(tmp.path, "down.log");
+  writeFileSync(file, "");
+  const s = start("down", file);
+  let c = await s.run();
+  const a = batch(0, 100);
+  appendFileSync(file, a.text);
+  await until("first batch", () => a.errors.every((i) => s.got().has(i)));
+  await c.stop({ drainMs: 1000 });
+  // While down: the service writes more to the old file, logrotate renames it, a new file starts.
+  const b = batch(100, 100);
+  appendFileSync(file, b.text);
+  renameSync(file, `${file}.1`);
+  const d = batch(200, 100);
+  writeFileSync(file, d.text);
+  c = await s.run();
+  try {
+    const want = [...a.errors, ...b.errors, ...d.errors];
+    await until("every error line", () => want.every((i) => s.got().has(i)));
+    await until("the renamed file drained and closed", () => s.status().counters.files_closed === 1);
+    expect(s.status().counters.files_lost).toBe(0);
+  } finally {
+    await c.stop({ drainMs: 0 });
+  }
+  expect(s.rows()).toEqual([file]);
+  expect(s.mb.events().length).toBe(30);
+}, 60_000);
+
+test("a checkpointed file gone while down is dropped from the state and counted", async () => {
+  const file = join(tmp.path, "gone.log");
+  writeFileSync(file, "");
+  const s = start("gone", file);
+  let c = await s.run();
+  appendFileSync(file, batch(0, 10).text);
+  await until("first batch", () => s.got().has(0));
+  await c.stop({ drainMs: 1000 });
+  appendFileSync(file, batch(10, 10).text);
+  renameSync(file, `${file}.1`);
+  unlinkSync(`${file}.1`); // rotated and deleted (or compressed) before the collector came back
+  c = await s.run();
+  try {
+    await until("the row dropped", () => s.rows().length === 0);
+    expect(s.status().counters.files_lost).toBe(1);
   } finally {
     await c.stop({ drainMs: 0 });
   }

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, type Stats, statSync } from "node:fs";
 import type { CheckpointRow } from "./checkpoint.ts";
 import { discover, type GlobRoot, globRoot } from "./discover.ts";
+import { locateOrphans } from "./orphans.ts";
 import { LineReader } from "./reader.ts";
 import { type Fingerprint, fingerprint, newFileId, startOffset, verify } from "./rotation.ts";
 import type { FileConsumer, TailEvents, TailedFile, TailOptions } from "./types.ts";
@@ -59,6 +60,7 @@ export class Tailer {
         f.detached = false;
       } else this.open(path, initial, st);
     }
+    if (initial) this.adoptOrphans(seen);
     // Forget failures of paths that are gone, so that a file created there later is reported.
     for (const path of this.unopened.keys()) if (!seenPaths.has(path)) this.unopened.delete(path);
     const now = this.now();
@@ -240,19 +242,58 @@ export class Tailer {
       id = newFileId(st, fp, this.now());
       offset = startOffset(fd, st.size, initial && this.opts.firstStartFromEnd);
     }
+    this.track(path, fd, st, { id, offset, fp, resumed });
+  }
+
+  /** Checkpoints no glob matched at the first scan (see locateOrphans): read their rest, or drop them. */
+  private adoptOrphans(seen: Set<string>): void {
+    const { found, gone } = locateOrphans([...this.known].filter(([k]) => !seen.has(k)).map(([, r]) => r));
+    for (const { row, path } of found) {
+      let fd: number;
+      try {
+        fd = openSync(path, "r");
+      } catch (err) {
+        this.events.error(path, err); // the row stays: a glob may still match the file later
+        continue;
+      }
+      const st = fstatSync(fd);
+      const v = st.dev === row.dev && st.ino === row.ino ? verify(fd, row, false) : undefined;
+      if (v?.kind !== "same" || this.files.has(`${st.dev}:${st.ino}`)) {
+        closeQuietly(fd);
+        if (v && v.kind !== "same") gone.push(row);
+        continue;
+      }
+      this.known.delete(`${row.dev}:${row.ino}`);
+      const f = this.track(path, fd, st, { id: row.file_id, offset: row.offset, fp: v.fp, resumed: true });
+      f.detached = true;
+      this.events.detached(path, f.id, false);
+    }
+    for (const row of gone) {
+      this.known.delete(`${row.dev}:${row.ino}`);
+      this.forgotten.push(row.file_id);
+      this.events.lost(row.path, row.file_id, row.offset);
+    }
+  }
+
+  private track(
+    path: string,
+    fd: number,
+    st: Stats,
+    s: { id: string; offset: number; fp: Fingerprint; resumed: boolean },
+  ): TailedFile {
+    const { id, offset, fp, resumed } = s;
     const reader = new LineReader(fd, offset, {
       maxLineBytes: this.opts.maxLineBytes,
       ...(this.opts.chunkBytes ? { chunkBytes: this.opts.chunkBytes } : {}),
     });
-    const consumer = this.makeConsumer(id, path, offset);
-    this.files.set(key, {
+    const f: TailedFile = {
       id,
       dev: st.dev,
       ino: st.ino,
       path,
       fd,
       reader,
-      consumer,
+      consumer: this.makeConsumer(id, path, offset),
       fp,
       size: st.size,
       detached: false,
@@ -261,8 +302,10 @@ export class Tailer {
       flushed: false,
       // A new file's start is written at the next commit, so a read_from: end start survives a crash.
       committed: resumed ? offset : -1,
-    });
+    };
+    this.files.set(`${st.dev}:${st.ino}`, f);
     this.events.opened(path, id, offset, resumed);
+    return f;
   }
 
   private checkTruncation(f: TailedFile, size?: number): void {

@@ -22,6 +22,11 @@ export interface TailEvents {
   detached(path: string, id: string, deleted: boolean): void;
   closed(path: string, id: string): void;
   /**
+   * The file of a checkpoint is gone (or holds other content): what it held past `offset` was never
+   * read and cannot be any more (its size is not known). The checkpoint is dropped.
+   */
+  lost(path: string, id: string, offset: number): void;
+  /**
    * A file could not be read or opened. `repeated`: the same file (same inode, owner and mode)
    * failed the same way at the previous scan, so the host counts it without logging it again.
    */
