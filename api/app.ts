@@ -1,4 +1,6 @@
 import { Elysia } from "elysia";
+import { isMcpError } from "../core/errors.ts";
+import { NO_BODY, parseJsonBody, routeMatcher, tooLarge } from "./body.ts";
 import { createAllowList } from "./cidr.ts";
 import type { ApiDeps } from "./deps.ts";
 import { docsPlugin } from "./docs.ts";
@@ -9,6 +11,7 @@ import { fixesRoutes } from "./routes/fixes.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { wsRoutes } from "./routes/ws.ts";
+import { validationProblems } from "./validation.ts";
 
 export interface AppOptions {
   /** The client address of a request (the server's `requestIP`); absent in `app.handle` tests. */
@@ -17,22 +20,25 @@ export interface AppOptions {
 
 /**
  * The whole HTTP API as one Elysia app composed of one instance per feature. Bad input never
- * yields a 5xx: malformed JSON 400, validation 422 with the problems listed, unknown route 404,
- * too large 413; anything else unexpected is logged and answered 500 without internals.
+ * yields a 5xx: malformed JSON 400, validation 422 with the problems listed (`path` like
+ * `body[0].extra` or `query.limit`), unknown route 404 (with or without a token), too large 413,
+ * a body that is not JSON 415; a broker that is down 503 `broker_unavailable`; anything else
+ * unexpected is logged and answered 500 without internals.
  */
 export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
   const allow = createAllowList(deps.config.api.allow_cidrs);
   const maxBody = deps.config.api.max_body_bytes;
   const started = new WeakMap<Request, number>();
   const metricsPublic = deps.config.api.metrics_public;
-  // /ws checks its own token (browsers pass it as ?token=); unknown paths get their 404.
+  // /ws checks its own token (browsers pass it as ?token=); /health shows more to a token.
   const isPublic = (path: string) =>
     path === "/health" ||
     path === "/ws" ||
     path.startsWith("/swagger") ||
     (metricsPublic && path === "/metrics");
+  const isRoute = routeMatcher(() => app.routes);
 
-  return new Elysia()
+  const app = new Elysia()
     .onRequest(({ request }) => {
       started.set(request, performance.now());
       if (allow) {
@@ -48,27 +54,38 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       // schemas; the route's role macro then checks the role.
       // An HTTP/1.0 request without Host (a bare health probe) has a relative request.url.
       const path = new URL(request.url, "http://localhost").pathname;
+      // Unknown paths are 404 with or without a token: they protect nothing, and the route list
+      // is public in /swagger/json.
+      if (!isRoute(path)) throw new HttpError(404, "not_found", `no route ${request.method} ${path}`);
       if (!isPublic(path) && !deps.auth.identify(request.headers.get("authorization"))) {
         throw new HttpError(401, "unauthorized", "a valid bearer token is required");
       }
-      const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > maxBody)
-        throw new HttpError(
-          413,
-          "payload_too_large",
-          `request body over ${maxBody} bytes (api.max_body_bytes)`,
-        );
+      // A declared length is refused before reading; a chunked body is counted while it is read.
+      if (Number(request.headers.get("content-length") ?? 0) > maxBody) throw tooLarge(maxBody);
     })
-    .onTransform(({ body }) => {
+    .onParse(({ request }, contentType) => parseJsonBody(request, contentType, maxBody))
+    // Never reached (the hook above answers every request), but it tells the OpenAPI plugin that
+    // bodies are application/json: the plugin skips parse hooks that are functions.
+    .on("parse", { fn: "json" } as never)
+    .onTransform((ctx) => {
+      if (ctx.body === NO_BODY) ctx.body = undefined;
+      const body = ctx.body;
       // Elysia's ValidationError pretty-prints the whole body into its message: 40 KB of nested
       // arrays becomes gigabytes ("Out of memory", a 500). Deep bodies are refused before validation.
       if (tooDeep(body, MAX_BODY_DEPTH))
         throw new HttpError(400, "malformed_body", `the body nests deeper than ${MAX_BODY_DEPTH} levels`);
     })
     .onError(({ code, error, set, request }) => {
-      if (error instanceof HttpError) {
-        set.status = error.status;
-        return errorBody(error.code, error.message, error.problems);
+      // The parse hook's refusals (413, 415, 400) arrive wrapped in Elysia's ParseError.
+      const http =
+        error instanceof HttpError
+          ? error
+          : (error as { cause?: unknown })?.cause instanceof HttpError
+            ? ((error as { cause?: unknown }).cause as HttpError)
+            : null;
+      if (http) {
+        set.status = http.status;
+        return errorBody(http.code, http.message, http.problems);
       }
       switch (code) {
         case "VALIDATION": {
@@ -81,7 +98,7 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         }
         case "PARSE":
           set.status = 400;
-          return errorBody("malformed_body", "the body is not valid JSON (or not the declared content type)");
+          return errorBody("malformed_body", "the body is empty or not valid JSON");
         case "NOT_FOUND":
           set.status = 404;
           return errorBody(
@@ -102,15 +119,15 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
         set.status = 413;
         return errorBody("payload_too_large", message);
       }
-      deps.log.error(
-        { err: message, path: new URL(request.url, "http://localhost").pathname },
-        "request failed",
-      );
-      set.status = (error as { retryable?: boolean })?.retryable ? 503 : 500;
-      return errorBody(
-        "internal_error",
-        set.status === 503 ? "the broker is unavailable; retry later" : "internal error (logged)",
-      );
+      const path = new URL(request.url, "http://localhost").pathname;
+      if (isMcpError(error, "BROKER_UNAVAILABLE") || (error as { retryable?: boolean })?.retryable) {
+        deps.log.warn({ err: message, path }, "request failed: broker unavailable");
+        set.status = 503;
+        return errorBody("broker_unavailable", `${brokerName(deps)} is unavailable; retry later`);
+      }
+      deps.log.error({ err: message, path }, "request failed");
+      set.status = 500;
+      return errorBody("internal_error", "internal error (logged)");
     })
     .onAfterResponse(({ request, set, route }) => {
       const t0 = started.get(request);
@@ -127,6 +144,13 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
     .use(clientsRoutes(deps))
     .use(metricsRoutes(deps))
     .use(wsRoutes(deps));
+  return app;
+}
+
+/** "the redis broker at redis://cache:6379", without credentials. */
+function brokerName(deps: ApiDeps): string {
+  const url = deps.config.broker.url.replace(/\/\/[^@/]*@/, "//***@").replace(/\?.*$/, "");
+  return `the ${deps.broker.kind} broker at ${url}`;
 }
 
 const MAX_BODY_DEPTH = 32;
@@ -143,21 +167,6 @@ function tooDeep(value: unknown, max: number): boolean {
     }
   }
   return false;
-}
-
-function validationProblems(error: unknown): Array<{ path: string; message: string }> {
-  const e = error as { all?: Array<{ path?: string; message?: string; summary?: string }>; message?: string };
-  try {
-    const all = e.all ?? [];
-    if (all.length > 0) {
-      return all
-        .slice(0, 20)
-        .map((i) => ({ path: i.path ?? "", message: i.summary ?? i.message ?? "invalid" }));
-    }
-  } catch {
-    // Fall through to the message.
-  }
-  return [{ path: "", message: "invalid request" }];
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -1,5 +1,7 @@
 import * as v from "valibot";
 import { Fields, ServiceName, Severity, Slug } from "../core/schemas/common.ts";
+import { FixStatus } from "../core/schemas/fix.ts";
+import { IncidentStatus } from "../core/schemas/incident.ts";
 
 /** Request schemas, declared once: validation, OpenAPI document and handler types. */
 
@@ -11,9 +13,15 @@ export const SubmittedError = v.strictObject({
   client_id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
   host: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   service: ServiceName,
-  pattern_id: v.optional(Slug, "submitted"),
-  severity: v.optional(Severity, "error"),
-  category: v.optional(Slug, "other"),
+  /**
+   * Absent: the message is matched against the service's patterns file, which fills pattern id,
+   * severity, category and fields; unmatched, it is `submitted`, `error` (unless given), `other`.
+   */
+  pattern_id: v.optional(
+    v.pipe(Slug, v.description("absent: found by matching the message against the service's patterns")),
+  ),
+  severity: v.optional(v.pipe(Severity, v.description("absent: the pattern's, or error"))),
+  category: v.optional(v.pipe(Slug, v.description("absent: the pattern's, or other"))),
   time: v.optional(v.pipe(v.string(), v.isoTimestamp())),
   message: v.pipe(v.string(), v.minLength(1), v.maxLength(65536)),
   fields: v.optional(Fields, {}),
@@ -34,15 +42,21 @@ export const SubmitErrorsBody = v.union([
   v.pipe(v.array(SubmittedError), v.minLength(1), v.maxLength(1000)),
 ]);
 
-export const ListQuery = v.object({
-  status: v.optional(v.string()),
-  service: v.optional(v.string()),
-  host: v.optional(v.string()),
-  since: v.optional(v.pipe(v.string(), v.isoTimestamp())),
-  until: v.optional(v.pipe(v.string(), v.isoTimestamp())),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "expected a number 1-1000"))),
-  offset: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, "expected a number"))),
-});
+const listQuery = (statuses: readonly string[]) =>
+  v.object({
+    status: v.optional(v.picklist(statuses, `expected one of: ${statuses.join(", ")}`)),
+    service: v.optional(v.string()),
+    host: v.optional(v.string()),
+    since: v.optional(v.pipe(v.string(), v.isoTimestamp())),
+    until: v.optional(v.pipe(v.string(), v.isoTimestamp())),
+    limit: v.optional(v.pipe(v.string(), v.regex(/^0*(?:[1-9]\d{0,2}|1000)$/, "expected a number 1-1000"))),
+    offset: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, "expected a number 0-999999999"))),
+  });
+
+/** `GET /errors`: incidents, by incident status. */
+export const ListQuery = listQuery(IncidentStatus.options);
+/** `GET /fixes`: fixes, by fix status. */
+export const FixListQuery = listQuery(FixStatus.options);
 export type ListQuery = v.InferOutput<typeof ListQuery>;
 
 export const RegisterClientBody = v.strictObject({

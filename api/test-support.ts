@@ -16,8 +16,11 @@ export const TOKENS = {
   admin: "admin-token-789",
 };
 
-/** An app over an in-memory embedded broker, for route tests with `app.handle(new Request(…))`. */
-export function makeTestApp(overrides: Record<string, unknown> = {}) {
+/**
+ * An app over an in-memory embedded broker, for route tests with `app.handle(new Request(…))`.
+ * `overrides` go into the `api` config section; `deps` replace dependencies (patterns, components…).
+ */
+export function makeTestApp(overrides: Record<string, unknown> = {}, extra: Partial<ApiDeps> = {}) {
   const config = v.parse(CentralConfig, {
     api: {
       tokens: [
@@ -44,21 +47,32 @@ export function makeTestApp(overrides: Record<string, unknown> = {}) {
     startedAt: Date.now(),
     components: () => ({ analyzers: { running: true, workers: 3 } }),
     tokenStatus: async () => ({ used_this_minute: 0 }),
+    ...extra,
   };
   const app = createApp(deps, { clientIp: () => "127.0.0.1" });
   const call = async (
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+    opts: {
+      token?: string;
+      body?: unknown;
+      raw?: string | Uint8Array | ReadableStream<Uint8Array>;
+      headers?: Record<string, string>;
+    } = {},
   ) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    let body: string | undefined;
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (opts.raw !== undefined) body = opts.raw;
     else if (opts.body !== undefined) body = JSON.stringify(opts.body);
-    if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
-    if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
-    const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, body }));
+    // A string body is sent as JSON with its length, like curl would; bytes and streams as given.
+    if (typeof body === "string") {
+      if (!("content-type" in headers)) headers["content-type"] = "application/json";
+      headers["content-length"] = String(Buffer.byteLength(body));
+    }
+    const res = await app.handle(
+      new Request(`http://localhost${path}`, { method, headers, body, duplex: "half" } as RequestInit),
+    );
     const text = await res.text();
     let json: any = null;
     try {

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { authPlugin, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
-import { ApproveBody, IdParams, ListQuery, RejectBody } from "../schemas.ts";
+import { ApproveBody, FixListQuery, IdParams, RejectBody } from "../schemas.ts";
 import { approveFix, getFix, listFixes, rejectFix } from "../services/fixes.ts";
 
 export function fixesRoutes(deps: ApiDeps) {
@@ -9,7 +9,7 @@ export function fixesRoutes(deps: ApiDeps) {
     .use(authPlugin(deps.auth))
     .get("", ({ query }) => listFixes(deps, query), {
       role: "viewer",
-      query: ListQuery,
+      query: FixListQuery,
       detail: { tags: ["fixes"], summary: "Fixes, filtered by status, service, host; paginated" },
     })
     .get("/:id", ({ params }) => getFix(deps, params.id), {

@@ -1,4 +1,5 @@
 import { stableId } from "../../core/ids.ts";
+import { referenceMatch } from "../../core/patterns/check.ts";
 import { encode } from "../../core/schemas/codec.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
 import type { Fix } from "../../core/schemas/fix.ts";
@@ -8,28 +9,36 @@ import { HttpError } from "../http-error.ts";
 import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
 
 /**
- * Accept errors in the collectors' shape and append them to `mcp:errors`. An error without an
- * event id gets one derived from its content, so a client that retries a POST is not counted twice.
+ * Accept errors in the collectors' shape and append them to `mcp:errors`. An error without a
+ * pattern id is matched against its service's patterns file, as the collector would match the
+ * line, so a client reply such as Redis's `OOM command not allowed …` meets its pattern. An error
+ * without an event id gets one derived from its content, so a client that retries a POST is not
+ * counted twice.
  */
 export async function submitErrors(deps: ApiDeps, input: SubmittedError | SubmittedError[]) {
   const list = Array.isArray(input) ? input : [input];
+  checkServices(
+    deps,
+    list.map((e) => e.service),
+    (i) => (Array.isArray(input) ? `body[${i}].service` : "body.service"),
+  );
   const now = new Date().toISOString();
-  const events: ErrorEvent[] = list.map((e) => ({
-    v: 1,
-    event_id:
-      e.event_id ?? stableId("api", e.client_id, e.host, e.service, e.pattern_id, e.time ?? "", e.message),
-    client_id: e.client_id,
-    host: e.host,
-    service: e.service,
-    source: e.source,
-    time: e.time ?? now,
-    pattern_id: e.pattern_id,
-    severity: e.severity,
-    category: e.category,
-    message: e.message,
-    fields: e.fields,
-    count: e.count,
-  }));
+  const events: ErrorEvent[] = list.map((e) => {
+    const c = classify(deps, e);
+    return {
+      v: 1,
+      event_id:
+        e.event_id ?? stableId("api", e.client_id, e.host, e.service, c.pattern_id, e.time ?? "", e.message),
+      client_id: e.client_id,
+      host: e.host,
+      service: e.service,
+      source: e.source,
+      time: e.time ?? now,
+      ...c,
+      message: e.message,
+      count: e.count,
+    };
+  });
   const ids = await deps.broker.append(
     deps.broker.keys.errors,
     events.map((e) => encode("error", e)),
@@ -95,4 +104,40 @@ async function findIncident(deps: ApiDeps, id: string): Promise<Incident | null>
   const direct = await deps.broker.getRecord<Incident>("incident", id);
   if (direct) return direct.value;
   return null;
+}
+
+/**
+ * What the submitter left out, filled from the first pattern of the service that matches the
+ * message (given values always win); unmatched: `submitted`, `error`, `other`. A given pattern id
+ * is kept even if the file lacks it: the analyzer runs the claimed pattern again anyway.
+ */
+function classify(deps: ApiDeps, e: SubmittedError) {
+  const sp = e.pattern_id ? undefined : deps.patterns?.get(e.service);
+  const hit = sp ? referenceMatch(sp, e.message) : null;
+  return {
+    pattern_id: e.pattern_id ?? hit?.cp.pattern.id ?? "submitted",
+    severity: e.severity ?? hit?.cp.pattern.severity ?? "error",
+    category: e.category ?? hit?.cp.pattern.category ?? "other",
+    fields: { ...(hit?.fields ?? {}), ...(e.fields ?? {}) },
+  };
+}
+
+/**
+ * 422 for a service without a patterns file (when the API knows the patterns): nothing downstream
+ * could match, analyse or fix its errors. `where(i)` names the offending value's path.
+ */
+export function checkServices(deps: ApiDeps, services: string[], where: (i: number) => string): void {
+  const known = deps.patterns;
+  if (!known) return;
+  const problems = services.flatMap((s, i) =>
+    known.has(s) ? [] : [{ path: where(i), message: `no patterns file for service ${JSON.stringify(s)}` }],
+  );
+  if (problems.length === 0) return;
+  const first = services.find((s) => !known.has(s));
+  throw new HttpError(
+    422,
+    "unknown_service",
+    `no patterns file for service ${JSON.stringify(first)} (known: ${[...known.keys()].sort().join(", ")})`,
+    problems.slice(0, 20),
+  );
 }

@@ -4,6 +4,7 @@ import type { Incident } from "../../core/schemas/incident.ts";
 import type { Principal } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { HttpError } from "../http-error.ts";
+import { checkServices } from "./errors.ts";
 
 export async function health(deps: ApiDeps) {
   const broker = await deps.broker
@@ -79,6 +80,7 @@ export async function registerClient(
   deps: ApiDeps,
   body: { client_id: string; host: string; service_type: string },
 ) {
+  checkServices(deps, [body.service_type], () => "body.service_type");
   const at = new Date().toISOString();
   const res = await updateRecord<ClientRecord>(deps.broker, "client", body.client_id, (cur) => ({
     v: 1,
