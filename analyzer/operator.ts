@@ -46,3 +46,11 @@ async function moveIncident(
 export async function recordDeadLetter(broker: Broker, incidentId: string, reason: string): Promise<void> {
   await moveIncident(broker, incidentId, ["new", "analyzing"], "needs_human", `analysis gave up: ${reason}`);
 }
+
+/**
+ * The incident an event was counted into: the pipeline writes the mark `seen:analyzer:<event_id>`,
+ * holding the incident id, in the same step as the count (pipeline.ts). Null when never counted.
+ */
+export async function markedIncident(broker: Broker, eventId: string): Promise<string | null> {
+  return await broker.kvGet(`seen:analyzer:${eventId}`);
+}

@@ -9,13 +9,18 @@
  *   claims entries idle longer than `claim_idle_ms` (a dead consumer's, or its own failed ones);
  *   entries in flight here are touched every `claim_idle_ms / 3`, so however long they wait for a
  *   batch or for budget, only a consumer that stopped touching (dead) loses them;
- * - an entry delivered `max_deliveries` times without success goes to `mcp:dlq` with the reason;
+ * - an entry delivered `max_deliveries` times without success goes to `mcp:dlq` with the reason,
+ *   and its incident (found through the event's mark when this process never handled it) goes to
+ *   needs_human;
+ * - a lost group (Redis restarted without persistence) is recreated, so appends go on being read;
+ * - acknowledged entries are trimmed from the stream every `trimEveryMs`;
  * - while the pause flag is set nothing new is read.
  */
 import { hostname } from "node:os";
 import type Anthropic from "@anthropic-ai/sdk";
 import { GROUPS } from "../broker/keys.ts";
 import { isPaused } from "../broker/records.ts";
+import { startTrimmer } from "../broker/trimmer.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import { errorMessage, isMcpError } from "../core/errors.ts";
@@ -26,7 +31,7 @@ import { budgetWindowMs, TokenBudget, TokenStats } from "./budget.ts";
 import { AnalysisCache } from "./cache.ts";
 import { Batcher } from "./claude/batcher.ts";
 import { ClaudeCaller } from "./claude/client.ts";
-import { recordDeadLetter } from "./operator.ts";
+import { markedIncident, recordDeadLetter } from "./operator.ts";
 import { Pipeline, type PipelineCounters } from "./pipeline.ts";
 
 export interface AnalyzerOptions {
@@ -46,6 +51,10 @@ export interface AnalyzerOptions {
   maxInflight?: number;
   /** Called once per newly counted event (metrics of the hosting process). */
   onEvent?: (event: ErrorEvent) => void;
+  /** How often acknowledged entries of mcp:errors are trimmed (default 30 s). */
+  trimEveryMs?: number;
+  /** Newest entries the trim always keeps (default DEFAULT_TRIM_KEEP). */
+  trimKeep?: number;
 }
 
 export interface AnalyzerStats extends PipelineCounters {
@@ -176,10 +185,37 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
     await broker.deadLetter(stream, group, entry, reason);
     counts.dead_lettered++;
     log.error({ entry: entry.id, reason }, "entry moved to the dead-letter stream");
-    // The incident this entry was analysing must not stay `analyzing` forever.
-    const incident = pipeline.incidentOf(entry.id);
-    if (incident) await recordDeadLetter(broker, incident, reason).catch(() => {});
+    // The incident this entry was analysing must not stay `analyzing` forever. The pipeline knows
+    // it only for entries handled in this process: one that killed its consumer on every delivery
+    // reaches a new process with deliveries > max_deliveries and is dead-lettered before handle().
+    const incident = pipeline.incidentOf(entry.id) ?? (await incidentFromMark(entry));
+    if (incident)
+      await recordDeadLetter(broker, incident, reason).catch((err) =>
+        log.warn(
+          { entry: entry.id, incident, err: errorMessage(err) },
+          "moving the incident to needs_human failed",
+        ),
+      );
     pipeline.forget(entry.id);
+  }
+
+  /** The incident an entry's event was counted into, from the mark written with the count. */
+  async function incidentFromMark(entry: Delivery): Promise<string | undefined> {
+    let eventId: string;
+    try {
+      eventId = pipeline.decode(entry).event_id;
+    } catch {
+      log.warn({ entry: entry.id }, "dead-lettered entry is not an error event: no incident to update");
+      return undefined;
+    }
+    const incident = await markedIncident(broker, eventId).catch((err) => {
+      log.warn({ entry: entry.id, err: errorMessage(err) }, "reading the event's mark failed");
+      return null;
+    });
+    // No mark: the event was never counted, so no incident waits on it. Nothing to compute here
+    // (fingerprinting a poison entry again is what may have killed the consumers).
+    if (!incident) log.warn({ entry: entry.id, event_id: eventId }, "dead-lettered event was never counted");
+    return incident ?? undefined;
   }
 
   const loops: Promise<void>[] = [];
@@ -190,6 +226,24 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
   const room = async (perConsumer: { n: number }) => {
     while (!stopping && perConsumer.n >= maxInflight) await new Promise<void>((r) => waiters.push(r));
   };
+
+  /**
+   * NOGROUP (NOT_FOUND): Redis restarted without persistence, or the stream or group was deleted.
+   * Without this every read fails forever while collectors keep appending. The group is recreated
+   * from "0" so everything appended since is read; anything read twice is recognised by event id.
+   * True when the caller should simply read again.
+   */
+  async function recreateGroup(consumer: string, err: unknown): Promise<boolean> {
+    if (!isMcpError(err, "NOT_FOUND")) return false;
+    log.warn({ consumer, stream, group, err: errorMessage(err) }, "consumer group missing; recreating it");
+    try {
+      await broker.ensureGroup(stream, group, "0");
+      return true;
+    } catch (e) {
+      log.error({ consumer, err: errorMessage(e) }, "recreating the consumer group failed; retrying");
+      return false;
+    }
+  }
 
   async function consume(consumer: string): Promise<void> {
     const mine = { n: 0 };
@@ -212,16 +266,25 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
         });
       }
     };
-    // Own pending entries first: what a previous run under this name left unfinished.
-    for (let round = 0; round < 100 && !stopping; round++) {
-      const own = await broker.readGroup(stream, group, consumer, { from: "0", count: 100 });
-      if (own.length === 0) break;
-      await track(own);
-      while (!stopping && mine.n > 0) await new Promise<void>((r) => waiters.push(r));
-    }
+    // Own pending entries first: what a previous run under this name left unfinished. Inside the
+    // retry loop, so a broker that is down or a lost group at this point only delays it.
+    const resume = async () => {
+      for (let round = 0; round < 100 && !stopping; round++) {
+        const own = await broker.readGroup(stream, group, consumer, { from: "0", count: 100 });
+        if (own.length === 0) break;
+        await track(own);
+        while (!stopping && mine.n > 0) await new Promise<void>((r) => waiters.push(r));
+      }
+    };
+    let resumed = false;
     let lastClaim = 0;
     while (!stopping) {
       try {
+        if (!resumed) {
+          await resume();
+          resumed = true;
+          continue;
+        }
         paused = await isPaused(broker);
         if (paused) {
           await Bun.sleep(1_000);
@@ -243,6 +306,7 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
         await track(entries);
       } catch (err) {
         if (stopping) break;
+        if (await recreateGroup(consumer, err)) continue;
         log.error({ consumer, err: errorMessage(err) }, "analyzer read failed; retrying");
         await Bun.sleep(1_000);
       }
@@ -284,6 +348,11 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
 
   for (let i = 0; i < config.processing.error_processors; i++) loops.push(consume(`${prefix}-${i}`));
   const saver = setInterval(() => void pipeline.saveTemplates().catch(() => {}), 5_000);
+  const stopTrimmer = startTrimmer(broker, stream, {
+    log,
+    ...(opts.trimEveryMs ? { everyMs: opts.trimEveryMs } : {}),
+    ...(opts.trimKeep !== undefined ? { keep: opts.trimKeep } : {}),
+  });
   log.info({ consumers: config.processing.error_processors, offline, prefix }, "analyzers started");
 
   return {
@@ -291,6 +360,7 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
       if (stopping) return;
       stopping = true;
       clearInterval(saver);
+      stopTrimmer();
       batcher?.stop();
       wake();
       await Promise.all(loops);

@@ -9,6 +9,7 @@ import { isMcpError } from "../core/errors.ts";
 import { decode, encode } from "../core/schemas/codec.ts";
 import { DeadLetter } from "../core/schemas/event.ts";
 import { stateContract } from "./contract-state.ts";
+import { trimContract } from "./contract-trim.ts";
 import type { Broker } from "./types.ts";
 
 export type MakeBroker = (prefix: string) => Promise<Broker> | Broker;
@@ -285,5 +286,6 @@ export function brokerContract(name: string, makeBroker: MakeBroker): void {
     });
   });
 
+  trimContract(name, makeBroker);
   stateContract(name, makeBroker);
 }

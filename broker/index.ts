@@ -11,8 +11,9 @@ import { createRedisBroker, type RedisBrokerOptions } from "./redis/index.ts";
 import type { Broker } from "./types.ts";
 
 export { createEmbeddedBroker, type EmbeddedBrokerOptions } from "./embedded/index.ts";
-export { DEFAULT_CAPS, GROUPS, type Keys, makeKeys, type RecordKind } from "./keys.ts";
+export { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, GROUPS, type Keys, makeKeys, type RecordKind } from "./keys.ts";
 export { createRedisBroker, type RedisBrokerOptions } from "./redis/index.ts";
+export { startTrimmer, type TrimmerOptions } from "./trimmer.ts";
 export type * from "./types.ts";
 
 /** Options for either implementation; each takes what applies to it. */

@@ -40,3 +40,6 @@ export function makeKeys(prefix = "mcp:"): Keys {
 
 /** Streams that are not work queues are capped (`MAXLEN ~`) so they cannot grow without bound. */
 export const DEFAULT_CAPS = { events: 100_000, dlq: 100_000 } as const;
+
+/** Newest entries `trimAcked` always keeps in a work queue, acknowledged or not (recent history). */
+export const DEFAULT_TRIM_KEEP = 1_000;

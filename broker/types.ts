@@ -114,6 +114,15 @@ export interface StreamsPort {
   range(stream: string, start?: string, end?: string, count?: number): Promise<StreamEntry[]>;
   /** XREAD without a group: entries after `afterId`, blocking up to `blockMs` (tailing mcp:events). */
   read(stream: string, afterId: string, opts?: { count?: number; blockMs?: number }): Promise<StreamEntry[]>;
+  /**
+   * Delete the entries every group of the stream is done with: those older than the oldest entry
+   * still pending, or not yet delivered, in ANY group (so the slowest group decides). Work queues
+   * are appended without MAXLEN, so without this acknowledged entries pile up until Redis runs out
+   * of memory. The newest `keep` entries (default DEFAULT_TRIM_KEEP) always stay, so operators can
+   * still XRANGE recent history. A stream without groups is never trimmed: nothing says what was
+   * done with it. Returns how many entries were deleted.
+   */
+  trimAcked(stream: string, opts?: { keep?: number }): Promise<number>;
   /** Delete every entry of a stream, keeping its groups; returns how many were removed. */
   clear(stream: string): Promise<number>;
   /** The figures `redis-cli XINFO STREAM/GROUPS/CONSUMERS` shows. */

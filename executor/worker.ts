@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { GROUPS } from "../broker/keys.ts";
+import { startTrimmer } from "../broker/trimmer.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
-import { errorMessage } from "../core/errors.ts";
+import { errorMessage, isMcpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
@@ -27,6 +28,10 @@ export interface ExecutorsOptions {
   name?: string;
   /** How long one blocking read waits (default 1000 ms); bounds how fast stop() returns. */
   blockMs?: number;
+  /** How often acknowledged entries of mcp:fixes are trimmed (default 30 s). */
+  trimEveryMs?: number;
+  /** Newest entries the trim always keeps (default DEFAULT_TRIM_KEEP). */
+  trimKeep?: number;
 }
 
 /**
@@ -34,6 +39,8 @@ export interface ExecutorsOptions {
  * finishes its own pending entries, then takes over entries idle longer than `claim_idle_ms`
  * (their consumer died) and reads new ones. An entry is acked only after the fix record's final
  * state is written; after `max_deliveries` an entry that never reached one goes to `mcp:dlq`.
+ * A lost group (Redis restarted without persistence) is recreated; acknowledged entries are
+ * trimmed from the stream every `trimEveryMs`.
  *
  * @example const ex = await startExecutors({ broker, config, patterns: loadPatternsDir(), log }); … await ex.stop();
  */
@@ -91,12 +98,32 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
     }
   };
 
+  // NOGROUP (NOT_FOUND): Redis restarted without persistence, or the stream or group was deleted.
+  // Without this every read fails forever while fixes keep being queued. Recreated from "0" so
+  // every fix queued since runs; a fix seen twice is recognised by its record's state.
+  const recreateGroup = async (consumer: string, err: unknown): Promise<boolean> => {
+    if (!isMcpError(err, "NOT_FOUND")) return false;
+    log.warn({ consumer, stream, group, err: errorMessage(err) }, "consumer group missing; recreating it");
+    try {
+      await broker.ensureGroup(stream, group, "0");
+      return true;
+    } catch (e) {
+      log.error({ consumer, err: errorMessage(e) }, "recreating the consumer group failed; retrying");
+      return false;
+    }
+  };
+
   const loop = async (consumer: string) => {
-    // What this consumer name left pending in an earlier life.
-    for (const d of await broker.readGroup(stream, group, consumer, { from: "0", count: 100 }))
-      await handle(consumer, d);
+    let resumed = false;
     while (!stopped) {
       try {
+        if (!resumed) {
+          // What this consumer name left pending in an earlier life; inside the retry loop, so a
+          // broker that is down or a lost group at start-up only delays it.
+          for (const d of await broker.readGroup(stream, group, consumer, { from: "0", count: 100 }))
+            await handle(consumer, d);
+          resumed = true;
+        }
         const claimed = await broker.claimIdle(stream, group, consumer, config.processing.claim_idle_ms, {
           count: 1,
         });
@@ -109,6 +136,7 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
         for (const d of fresh) await handle(consumer, d);
       } catch (err) {
         if (stopped) break;
+        if (await recreateGroup(consumer, err)) continue;
         log.error({ consumer, err: errorMessage(err) }, "executor read failed; retrying");
         await Bun.sleep(500);
       }
@@ -116,10 +144,16 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
   };
 
   const loops = Array.from({ length: count }, (_, i) => loop(`${prefix}-${i}`));
+  const stopTrimmer = startTrimmer(broker, stream, {
+    log,
+    ...(o.trimEveryMs ? { everyMs: o.trimEveryMs } : {}),
+    ...(o.trimKeep !== undefined ? { keep: o.trimKeep } : {}),
+  });
   log.info({ consumers: count, prefix }, "executors started");
   return {
     async stop() {
       stopped = true;
+      stopTrimmer();
       await Promise.allSettled(loops);
       for (const t of pool.values()) await t.then((x) => x.close()).catch(() => {});
       pool.clear();

@@ -1,9 +1,10 @@
 import { McpError } from "../../core/errors.ts";
 import { encode, type StreamFields } from "../../core/schemas/codec.ts";
 import type { DeadLetter } from "../../core/schemas/event.ts";
-import { DEFAULT_CAPS, type Keys } from "../keys.ts";
+import { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, type Keys } from "../keys.ts";
 import type { ClaimResult, Delivery, GroupStats, StreamEntry, StreamStats, StreamsPort } from "../types.ts";
 import { type Db, fmtId, type Id, MAX_SEQ, parseId } from "./db.ts";
+import { trimAcked } from "./trim.ts";
 import type { Waiters } from "./waiters.ts";
 
 const DEFAULT_COUNT = 100;
@@ -281,6 +282,10 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
             .map(entryOf),
         );
       return await waiters.block(stream, opts.blockMs ?? 0, once);
+    },
+
+    async trimAcked(stream, opts = {}) {
+      return trimAcked(db, stream, Math.max(0, Math.floor(opts.keep ?? DEFAULT_TRIM_KEEP)));
     },
 
     async clear(stream) {

@@ -1,6 +1,6 @@
 import { encode } from "../../core/schemas/codec.ts";
 import type { DeadLetter } from "../../core/schemas/event.ts";
-import { DEFAULT_CAPS, type Keys } from "../keys.ts";
+import { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, type Keys } from "../keys.ts";
 import type {
   ClaimResult,
   Delivery,
@@ -22,7 +22,7 @@ import {
   streamInfo,
 } from "./parse.ts";
 import { runScript } from "./scripts/script.ts";
-import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH } from "./scripts/streams.ts";
+import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
 
 const DEFAULT_COUNT = 100;
 const TOUCH_CHUNK = 500;
@@ -135,6 +135,13 @@ export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn)
       const block = ["BLOCK", String(opts.blockMs)];
       return await conn.blocking("read", [] as StreamEntry[], async (r) =>
         readReply(await r.call("XREAD", ...head, ...block, "STREAMS", stream, afterId)),
+      );
+    },
+
+    async trimAcked(stream, opts = {}) {
+      const keep = Math.max(0, Math.floor(opts.keep ?? DEFAULT_TRIM_KEEP));
+      return await conn.run("trimAcked", async (r) =>
+        Number(await runScript(r, TRIM_ACKED, [stream], [keep])),
       );
     },
 
