@@ -53,6 +53,12 @@ export class TokenAuth {
     return found;
   }
 
+  /** Whether the header carries a valid token whose role includes `need`. */
+  allows(header: string | null | undefined, need: Role): boolean {
+    const principal = this.identify(header);
+    return principal !== null && GRANTS[principal.role].includes(need);
+  }
+
   /** Throws 401 without a valid token, 403 when the role is below `need`. */
   require(header: string | null | undefined, need: Role): Principal {
     const principal = this.identify(header);

@@ -10,8 +10,8 @@ export function systemRoutes(deps: ApiDeps) {
     .use(authPlugin(deps.auth))
     .get(
       "/health",
-      async ({ set }) => {
-        const h = await health(deps);
+      async ({ set, request }) => {
+        const h = await health(deps, deps.auth.allows(request.headers.get("authorization"), "viewer"));
         if (!h.broker.ok) set.status = 503;
         return h;
       },
@@ -19,7 +19,8 @@ export function systemRoutes(deps: ApiDeps) {
         role: "public",
         detail: {
           tags: ["system"],
-          summary: "Process, broker and workers (no auth; 503 when the broker is down)",
+          summary:
+            "Status (ok, degraded, unavailable), version, uptime, broker and workers; no auth (503 when the broker is down). A viewer token adds process, broker and component detail",
         },
       },
     )

@@ -1,28 +1,67 @@
 import { isPaused, publishEvent, setPaused, updateRecord } from "../../broker/records.ts";
+import type { BrokerHealth } from "../../broker/types.ts";
 import type { ClientRecord } from "../../core/schemas/client.ts";
 import type { Incident } from "../../core/schemas/incident.ts";
 import type { Principal } from "../auth.ts";
-import type { ApiDeps } from "../deps.ts";
+import type { ApiDeps, ComponentStatus } from "../deps.ts";
 import { HttpError } from "../http-error.ts";
 import { checkServices } from "./errors.ts";
 
-export async function health(deps: ApiDeps) {
-  const broker = await deps.broker
+/**
+ * `GET /health`. Anonymous callers (load balancers, probes) get the status, version, uptime, broker
+ * state and worker counts; a viewer token adds the detail: process, broker error, components with
+ * their files, offsets and errors. `degraded` when a running component reports an error (it keeps
+ * running and retrying), `unavailable` (503) only when the broker is down.
+ */
+export async function health(deps: ApiDeps, detailed: boolean) {
+  const broker: BrokerHealth = await deps.broker
     .health()
     .catch((e) => ({ ok: false, kind: deps.broker.kind, state: "error", error: String(e) }));
-  return {
-    status: broker.ok ? "ok" : "unavailable",
+  const components = deps.components();
+  const degraded = degradedComponents(components);
+  const workers: Record<string, number> = {};
+  for (const [name, c] of Object.entries(components)) workers[name] = c.running ? (c.workers ?? 1) : 0;
+  const summary = {
+    status: !broker.ok ? "unavailable" : degraded.length > 0 ? "degraded" : "ok",
     version: deps.version,
     uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+    broker: { ok: broker.ok, state: broker.state },
+    workers,
+  };
+  if (!detailed) return summary;
+  return {
+    ...summary,
+    ...(degraded.length > 0 ? { degraded } : {}),
     process: { pid: process.pid, rss_bytes: process.memoryUsage().rss },
     broker,
-    components: deps.components(),
+    components,
   };
+}
+
+/**
+ * Running components that report an error: `detail.last_error` (a component clears it when it
+ * recovers), or a collector client that cannot reach the broker.
+ */
+function degradedComponents(components: Record<string, ComponentStatus>) {
+  const out: Array<{ component: string; reason: string }> = [];
+  for (const [name, c] of Object.entries(components)) {
+    if (!c.running) continue;
+    const d = c.detail ?? {};
+    if (typeof d.last_error === "string" && d.last_error) out.push({ component: name, reason: d.last_error });
+    const clients = Array.isArray(d.clients) ? (d.clients as Array<Record<string, unknown>>) : [];
+    for (const cl of clients) {
+      if (cl?.broker_down === true) {
+        const why = typeof cl.last_error === "string" ? cl.last_error : "cannot reach the broker";
+        out.push({ component: `${name}/${String(cl.client_id)}`, reason: why });
+      }
+    }
+  }
+  return out;
 }
 
 export async function status(deps: ApiDeps) {
   const [h, paused, incidents] = await Promise.all([
-    health(deps),
+    health(deps, true),
     isPaused(deps.broker),
     deps.broker.listRecords<Incident>("incident"),
   ]);
