@@ -95,12 +95,14 @@ describe("errors name file, line, key path and what was expected", () => {
     expect(line("api:\n  port: 1\napi:\n  host: x\n")).toMatch(/^y\.yml:3: invalid YAML/);
   });
 
-  test("a value from ${VAR} names the variable", () => {
+  test("a value from an environment variable names the variable", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a config file's ${VAR} reference
     const text = "api:\n  port: ${MCP_API_PORT:-8080}\n";
     const problems = problemsOf(() =>
       parseYamlText(text, "c.yml", CentralConfig, { env: { MCP_API_PORT: "abc" } }),
     );
     expect(problems).toEqual([
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes the reference
       'c.yml:2 api.port: expected a TCP port (1-65535), got "abc" (from ${MCP_API_PORT})',
     ]);
   });
