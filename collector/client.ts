@@ -172,7 +172,11 @@ export class ClientRunner {
     if (this.hbTimer) clearTimeout(this.hbTimer);
     this.waker.close();
     await this.loopDone;
-    // What is complete is committed; unfinished lines and open folds are read again next start.
+    // Open folds are emitted with the counts they have: left open, they would hold the checkpoint
+    // back, and the next start would read and count again the records of folds emitted after them.
+    // Unfinished lines and open multiline records are read again at the next start.
+    const now = this.now();
+    for (const p of this.processors) p.expire(now, true);
     this.safeCommit();
     await this.shipper.stop(drainMs);
     this.tailer.close();

@@ -42,3 +42,29 @@ test("templates mask numbers and hex ids", () => {
     floodTemplate("conn *9 to 10.0.0.9:80 id 0123456789"),
   );
 });
+
+test("a fold that closes takes every open fold that began before its last offset with it", () => {
+  type Ev = { key: string };
+  const fc = new FloodControl<Ev>(1);
+  const folds: Array<FoldTarget<Ev>> = [];
+  const emit = (f: FoldTarget<Ev>) => folds.push(f);
+  const admit = (key: string, offset: number, now: number) =>
+    fc.admit(key, offset, now, () => ({ key }), emit);
+  admit("b", 0, 1000); // b's window opens at 1000
+  admit("a", 100, 1500); // a's at 1500
+  admit("a", 200, 1500); // a folds from 200
+  admit("b", 300, 1600); // b folds from 300…
+  admit("b", 400, 1600); // …to 400
+  expect(fc.oldestOpen()).toBe(200);
+  // b's window expires, a's does not; a's fold (200) began before b's last offset (400): both go,
+  // so that the checkpoint may pass 400. Left open, a crash would re-read and count b's fold again.
+  fc.expire(2100, emit);
+  expect(folds.map((f) => [f.event.key, f.first, f.last, f.count])).toEqual([
+    ["b", 300, 400, 2],
+    ["a", 200, 200, 1],
+  ]);
+  expect(fc.oldestOpen()).toBe(Number.POSITIVE_INFINITY);
+  // a's window is still running: its next record starts a new fold instead of passing.
+  expect(admit("a", 500, 2200)).toBe("folded");
+  expect(fc.oldestOpen()).toBe(500);
+});

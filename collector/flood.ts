@@ -85,12 +85,32 @@ export class FloodControl<E> {
     return this.windows.size;
   }
 
+  /**
+   * Emit the window's fold, and with it every open fold that began at or before its last offset
+   * (transitively). The checkpoint stays below the oldest open fold, so an emitted fold with an
+   * older one still open would be read again after a crash and its records counted twice. The
+   * windows of the folds emitted early stay open: later records of theirs start a new fold.
+   */
   private close(w: Window<E>, emit: (f: FoldTarget<E>) => void): void {
     if (!w.fold) return;
-    const f = w.fold;
+    let reach = this.emitFold(w, emit);
+    for (let again = true; again && this.openFolds > 0; ) {
+      again = false;
+      for (const o of this.windows.values()) {
+        if (o.fold && o.fold.first <= reach) {
+          reach = Math.max(reach, this.emitFold(o, emit));
+          again = true;
+        }
+      }
+    }
+  }
+
+  private emitFold(w: Window<E>, emit: (f: FoldTarget<E>) => void): number {
+    const f = w.fold!;
     w.fold = undefined;
     this.openFolds--;
     emit(f);
+    return f.last;
   }
 }
 
