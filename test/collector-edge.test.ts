@@ -2,7 +2,7 @@
 // it is read, a glob that matches nothing yet. None of them stops a matching line from arriving.
 import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCollector } from "../collector/index.ts";
 import { loadPatternsDir } from "../core/patterns/load.ts";
@@ -114,5 +114,28 @@ test("read_from: end skips what a file held at the first start, but not what a r
     expect(second.paths().has("/var/www/html/f1.html")).toBe(false);
   } finally {
     await second.c.stop({ drainMs: 0 });
+  }
+}, 60_000);
+
+test("a log reached through a symlink matched by a glob is read, once, though its target matches too", async () => {
+  const dir = join(tmp.path, "links");
+  mkdirSync(dir);
+  const target = join(dir, "app-1.log");
+  writeFileSync(target, `${nginxLine(0, true)}\n`);
+  symlinkSync(target, join(dir, "current.log"));
+  const only = await collect("symlink-only", [join(dir, "current*.log")]);
+  const both = await collect("symlink-both", [join(dir, "*.log")]);
+  try {
+    appendFileSync(target, `${nginxLine(1, true)}\n`);
+    for (const c of [only, both]) await until("both lines", () => c.paths().has("/var/www/html/f1.html"));
+    expect(only.mb.events().map((e) => e.source!.path)).toEqual([
+      join(dir, "current.log"),
+      join(dir, "current.log"),
+    ]);
+    // Keyed by the target's dev:ino: one file, named by its first path (sorted).
+    expect(both.mb.events().map((e) => e.source!.path)).toEqual([target, target]);
+  } finally {
+    await only.c.stop({ drainMs: 0 });
+    await both.c.stop({ drainMs: 0 });
   }
 }, 60_000);

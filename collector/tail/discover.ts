@@ -24,8 +24,9 @@ export function globRoot(pattern: string, cwd = process.cwd()): GlobRoot {
 }
 
 /**
- * The regular files matching any of the globs now, as absolute paths, sorted. A glob whose folder
- * does not exist yet matches nothing (it is looked at again at the next scan).
+ * The regular files (or symlinks to regular files) matching any of the globs now, as absolute
+ * paths, sorted. A glob whose folder does not exist yet matches nothing (it is looked at again at
+ * the next scan).
  */
 export function discover(roots: GlobRoot[]): string[] {
   const found = new Set<string>();
@@ -36,8 +37,12 @@ export function discover(roots: GlobRoot[]): string[] {
     }
     if (!existsSync(r.dir)) continue;
     try {
-      for (const rel of new Bun.Glob(r.rest).scanSync({ cwd: r.dir, onlyFiles: true, dot: true })) {
-        found.add(join(r.dir, rel));
+      // Not `onlyFiles`: it drops symlinks, while a plain path follows them. A link to a regular
+      // file is followed either way (the tailer keys files by the target's dev:ino, so a file
+      // reached by two paths is read once); links to folders are not descended into (no loops).
+      for (const rel of new Bun.Glob(r.rest).scanSync({ cwd: r.dir, onlyFiles: false, dot: true })) {
+        const path = join(r.dir, rel);
+        if (isFile(path)) found.add(path);
       }
     } catch {
       // A folder that vanished during the scan: nothing there this time.
