@@ -87,48 +87,59 @@ test("a burst of one pattern and template is folded into one event with a count;
   }
 }, 60_000);
 
-test("while reading is paused, the flush timeout does not cut the half line the last chunk ended in", async () => {
-  const file = join(tmp.path, "paused.log");
-  writeFileSync(file, "");
-  const mb = memoryBroker();
-  mb.state.down = true;
-  let now = 1_000_000; // the collector's clock: flush timeouts pass when the test says so
-  const c = await runCollector(
-    [
-      clientConfig({
-        client_id: "paused",
-        log_paths: [file],
-        state_dir: join(tmp.path, "state3"),
-        spool: { max_bytes: 20_000 },
-        flood: { max_per_second: 1_000_000 },
-      }),
-    ],
-    {
-      broker: mb.broker,
-      patterns,
-      now: () => now,
-      // 4 KiB chunks of ~200-byte lines: the chunk read last before the pause ends mid-line.
-      tuning: { heartbeat: false, chunkBytes: 4096, commitBytes: 16_384 },
-    },
-  );
-  const status = () => c.status().clients[0]!;
-  try {
-    const lines: string[] = [];
-    for (let i = 0; i < 2000; i++) lines.push(nginxLine(i, true));
-    appendFileSync(file, `${lines.join("\n")}\n`);
-    await until("reading paused", () => status().reading_paused);
-    // Far past the flush timeout, for a few steps of the loop (it polls every 50 ms).
-    now += 10_000;
-    await Bun.sleep(300);
-    mb.state.down = false;
-    await until("every line read", () => (status().counters.lines ?? 0) >= 2000 && status().lag_bytes === 0);
-    now += 10_000; // nginx's multiline rule holds the last record until the flush timeout
-    await until("all 2000 lines shipped", () => new Set(mb.events().map((e) => e.fields.path)).size >= 2000);
-    const whole = /^2026\/11\/24 01:02:03 \[crit\] 1234#1234: \*\d+ open\(\) ".*", host: "example\.com"$/;
-    expect(mb.events().filter((e) => !whole.test(e.message))).toEqual([]);
-    expect(status().counters.lines).toBe(2000);
-    expect(status().counters.records).toBe(2000);
-  } finally {
-    await c.stop({ drainMs: 0 });
-  }
-}, 60_000);
+test.each([
+  // 4 KiB chunks of ~200-byte lines: the chunk read last before the pause ends mid-line.
+  { name: "small chunks", lines: 2000, maxBytes: 20_000, tuning: { chunkBytes: 4096, commitBytes: 16_384 } },
+  // The defaults (64 KiB chunks, a commit every 4 MiB), as in production.
+  { name: "default chunks", lines: 60_000, maxBytes: 1_000_000, tuning: {} },
+])(
+  "while reading is paused, the flush timeout does not cut the half line the last chunk ended in ($name)",
+  async ({ name, lines: n, maxBytes, tuning }) => {
+    const file = join(tmp.path, `paused-${n}.log`);
+    writeFileSync(file, "");
+    const mb = memoryBroker();
+    mb.state.down = true;
+    let now = 1_000_000; // the collector's clock: flush timeouts pass when the test says so
+    const c = await runCollector(
+      [
+        clientConfig({
+          client_id: `paused-${n}`,
+          log_paths: [file],
+          state_dir: join(tmp.path, `state-paused-${n}`),
+          spool: { max_bytes: maxBytes },
+          flood: { max_per_second: 1_000_000 },
+        }),
+      ],
+      {
+        broker: mb.broker,
+        patterns,
+        now: () => now,
+        tuning: { heartbeat: false, ...tuning },
+      },
+    );
+    const status = () => c.status().clients[0]!;
+    try {
+      const lines: string[] = [];
+      for (let i = 0; i < n; i++) lines.push(nginxLine(i, true));
+      appendFileSync(file, `${lines.join("\n")}\n`);
+      await until("reading paused", () => status().reading_paused);
+      // Far past the flush timeout, for a few steps of the loop (it polls every 50 ms).
+      now += 10_000;
+      await Bun.sleep(300);
+      mb.state.down = false;
+      await until("every line read", () => (status().counters.lines ?? 0) >= n && status().lag_bytes === 0);
+      now += 10_000; // nginx's multiline rule holds the last record until the flush timeout
+      await until(
+        `all ${n} lines shipped (${name})`,
+        () => new Set(mb.events().map((e) => e.fields.path)).size >= n,
+      );
+      const whole = /^2026\/11\/24 01:02:03 \[crit\] 1234#1234: \*\d+ open\(\) ".*", host: "example\.com"$/;
+      expect(mb.events().filter((e) => !whole.test(e.message))).toEqual([]);
+      expect(status().counters.lines).toBe(n);
+      expect(status().counters.records).toBe(n);
+    } finally {
+      await c.stop({ drainMs: 0 });
+    }
+  },
+  60_000,
+);
