@@ -65,6 +65,7 @@ export async function runServerCommand(
       api = await startApi({
         broker,
         config,
+        patterns,
         log: log.child({ component: "api" }),
         version: VERSION,
         components: () => components,
