@@ -4,7 +4,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { closeSync, copyFileSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createBroker } from "../broker/index.ts";
 import type { Broker } from "../broker/types.ts";
@@ -147,3 +147,93 @@ test("kill -9 while 100,000 lines are written, twice, then restart: no matching 
   for (const ids of seen.values()) expect(ids.size).toBe(1);
   for (const ids of idsByOffset.values()) expect(ids.size).toBe(1);
 }, 120_000);
+
+test.each([
+  // read_from: end and a plain path: after a kill, the new file (rotated in while down) has no
+  // checkpoint and must be read from 0, and the rest of the renamed one is outside the glob.
+  { readFrom: "end", glob: false },
+  { readFrom: "beginning", glob: true },
+])(
+  "kill -9 around rename rotations (read_from $readFrom, glob $glob): every error line, one id each",
+  async ({ readFrom, glob }) => {
+    const name = `rot-${readFrom}-${glob ? "glob" : "plain"}`;
+    const dir = join(tmp.path, name);
+    mkdirSync(dir);
+    const file = join(dir, "error.log");
+    const rbroker = createBroker(redis.url, { prefix: `${prefix}${name}:` });
+    const config = {
+      client_id: name,
+      service_type: "nginx",
+      host: "crash-host",
+      log_paths: [glob ? `${file}*` : file],
+      state_dir: join(dir, "state"),
+      read_from: readFrom,
+      poll_interval_ms: 50,
+      health_check_interval: 3600,
+      broker: { url: redis.url, prefix: `${prefix}${name}:` },
+      flood: { max_per_second: 1_000_000 },
+    };
+    let fd = openSync(file, "a");
+    let gen = 0;
+    const rotate = () => {
+      renameSync(file, `${file}.${++gen}`);
+      closeSync(fd);
+      fd = openSync(file, "a");
+    };
+    let c = spawnCollector(config);
+    await c.ready;
+    const expected = new Set<number>();
+    const total = 24_000;
+    // Fixed kill points; every other one rotates while the collector is down and starts the new
+    // file with a line, so that it exists with content before the restart.
+    const kills = [2_500, 6_100, 9_900, 14_300, 18_700, 21_100];
+    for (let i = 0; i < total; ) {
+      const lines: string[] = [];
+      for (let k = 0; k < 100 && i < total; k++, i++) {
+        const error = i % 50 === 7;
+        if (error) expected.add(i);
+        lines.push(nginxLine(i, error));
+      }
+      writeSync(fd, `${lines.join("\n")}\n`);
+      if (i % 5_000 === 0) rotate();
+      const kill = kills.indexOf(i);
+      if (kill !== -1) {
+        c.proc.kill("SIGKILL");
+        await c.proc.exited;
+        if (kill % 2 === 1) {
+          rotate();
+          writeSync(fd, `${nginxLine(900_000 + gen, true)}\n`);
+          expected.add(900_000 + gen);
+        }
+        c = spawnCollector(config);
+        await c.ready;
+      }
+      await Bun.sleep(5);
+    }
+    closeSync(fd);
+    const ids = new Map<number, Set<string>>();
+    try {
+      await until(
+        "every error line in mcp:errors",
+        async () => {
+          ids.clear();
+          for (const e of await rbroker.range(rbroker.keys.errors, "-", "+")) {
+            const ev = JSON.parse(e.fields.data!) as ErrorEvent;
+            const i = Number(/f(\d+)\.html/.exec(ev.fields.path ?? "")?.[1]);
+            if (!ids.has(i)) ids.set(i, new Set());
+            ids.get(i)!.add(ev.event_id);
+          }
+          return [...expected].every((i) => ids.has(i));
+        },
+        30_000,
+      ).catch(() => undefined);
+    } finally {
+      c.proc.kill("SIGTERM");
+      await c.proc.exited;
+      await rbroker.close();
+    }
+    expect([...expected].filter((i) => !ids.has(i))).toEqual([]);
+    expect([...ids].filter(([, s]) => s.size > 1)).toEqual([]);
+  },
+  120_000,
+);
