@@ -141,10 +141,8 @@ export class ClientRunner {
       onError: (err, attempt, where) => {
         if (attempt === 1 || attempt % 20 === 0)
           this.log.warn(
-            { err: errorMessage(err), attempt },
-            where === "broker"
-              ? "broker append failed; events stay in the spool"
-              : "spool read/delete failed; retrying (events stay in the spool)",
+            { err: errorMessage(err), attempt, where },
+            `${where} failed; events stay in the spool`,
           );
       },
     });
@@ -172,9 +170,8 @@ export class ClientRunner {
     if (this.hbTimer) clearTimeout(this.hbTimer);
     this.waker.close();
     await this.loopDone;
-    // Open folds are emitted with the counts they have: left open, they would hold the checkpoint
-    // back, and the next start would read and count again the records of folds emitted after them.
-    // Unfinished lines and open multiline records are read again at the next start.
+    // Open folds go out with their counts (left open, they hold the checkpoint back and the next
+    // start counts again what folds emitted after them held); unfinished lines are read again.
     const now = this.now();
     for (const p of this.processors) p.expire(now, true);
     this.safeCommit();
