@@ -42,6 +42,23 @@ function toEre(src: string): string | undefined {
     .replace(/\\\//g, "/");
 }
 
+/**
+ * The patterns as grep must see them to do the same work as the collector: a pattern anchored at
+ * the start of the message (after the line header) becomes header + pattern, anchored at the start
+ * of the line. Fed to grep as they are, `^open\(\) …` would match no line at all — and cost grep
+ * nothing, which made an unfair baseline.
+ */
+function wholeLineRegexes(
+  sp: ReturnType<typeof loadPatternsDir> extends Map<string, infer V> ? V : never,
+): string[] {
+  const header = sp.spec.header?.regex;
+  return sp.patterns.map((p) => {
+    const src = p.pattern.regex;
+    if (p.pattern.on === "record" || !header || !src.startsWith("^")) return src;
+    return `${header.startsWith("^") ? header : `^${header}`}(?:${src.slice(1)})`;
+  });
+}
+
 async function grepCount(file: string, regexes: string[], dir: string, name: string) {
   const usable: string[] = [];
   for (const r of regexes) {
@@ -164,8 +181,8 @@ async function main(): Promise<void> {
       baseRssMb: number;
     };
     const all = loadPatternsDir();
-    const nginxRe = all.get("nginx")!.patterns.map((p) => p.pattern.regex);
-    const allRe = [...all.values()].flatMap((sp) => sp.patterns.map((p) => p.pattern.regex));
+    const nginxRe = wholeLineRegexes(all.get("nginx")!);
+    const allRe = [...all.values()].flatMap(wholeLineRegexes);
     const gN = await grepCount(file, nginxRe, tmp.path, "nginx");
     const gA = await grepCount(file, allRe, tmp.path, "all");
     const lat = await latency(tmp.path, Number(values["latency-seconds"]));
