@@ -19,7 +19,7 @@ import { errorMessage } from "../core/errors.ts";
  * renewal plus the lease time (the broker's expiry is never earlier). One failed renewal, or a
  * deadline passed (a stalled event loop), marks the lease lost for good; `check` then throws
  * LeaseLost and the run stops before its next step. A step already running when the lease lapses
- * is bounded by its timeout: a recoverer waits that long (`drainMs` in runner.ts) before it
+ * is bounded by its timeout: a recoverer waits that long (`drainMs` in recover.ts) before it
  * touches the host.
  */
 export class LeaseLost extends Error {

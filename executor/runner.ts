@@ -1,26 +1,19 @@
-import { publishEvent } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import { errorMessage, isMcpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
-import { checkFix, describeAction, needsApproval } from "../core/policy/index.ts";
+import { checkFix, needsApproval } from "../core/policy/index.ts";
 import { maxRisk } from "../core/schemas/actions.ts";
 import type { Fix, FixStatus } from "../core/schemas/fix.ts";
-import type { IncidentStatus } from "../core/schemas/incident.ts";
-import { FencedOut, FixAudit, setFixStatus, setIncidentStatus } from "./audit.ts";
+import { FencedOut, FixAudit, setIncidentStatus } from "./audit.ts";
+import { backup, backupDir, readManifest } from "./backup.ts";
+import { guardOf, stopLost } from "./guard.ts";
 import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
-import {
-  type BackupEntry,
-  backup,
-  backupDir,
-  readManifest,
-  restore,
-  runStep,
-  type StepContext,
-  serviceOp,
-  symlinkReasons,
-} from "./steps.ts";
+import { dryRun, finish, park, rollBack } from "./outcome.ts";
+import { recover } from "./recover.ts";
+import { runStep, type StepContext, serviceOp } from "./steps.ts";
+import { symlinkReasons } from "./symlinks.ts";
 import type { Transport } from "./transport/types.ts";
 
 export interface RunnerDeps {
@@ -37,12 +30,6 @@ export interface RunnerDeps {
   /** Lease of a running fix; a run whose lease expired is gone. Default: processing.claim_idle_ms. */
   leaseMs?: number;
 }
-
-/**
- * How long past its last check a step of a lost run can still be changing the host: its timeout
- * (the host's `timeout -k 5` kills it 5 s after), plus slack for the command to have started.
- */
-const KILL_GRACE_MS = 7_000;
 
 /** What the worker does with the queue entry. */
 export interface RunOutcome {
@@ -146,36 +133,6 @@ export async function runFix(
   } finally {
     await lease.release();
   }
-}
-
-/**
- * Before every step on the host: the lease still holds, and a fenced write proves the record
- * still names this run (FixAudit checks only after a step). Either failing stops the run.
- */
-function guardOf(lease: RunLease, audit: FixAudit): (what: string) => Promise<void> {
-  return async (what) => {
-    lease.check(what);
-    await audit.fence();
-    lease.check(what);
-  };
-}
-
-/**
- * The lease was lost mid-run: this run stops where it is and leaves the entry unacked. The fix
- * stays `executing`; whoever gets the entry next finds no live lease and recovers it (rollback,
- * never a re-run) after waiting out any step that may still be running. The reason is written
- * on the record when the fence still allows it, so the record says why the run stopped.
- */
-async function stopLost(
-  deps: RunnerDeps,
-  audit: FixAudit,
-  fixId: string,
-  err: LeaseLost,
-): Promise<RunOutcome> {
-  const reason = `run ${audit.token} by ${deps.executorId} stopped: ${err.why}; the fix will be recovered and rolled back, not re-run`;
-  await audit.status("executing", reason).catch(() => {});
-  deps.log.warn({ fix_id: fixId, reason }, "fix run stopped: lease lost");
-  return { ack: false, reason, keep: true };
 }
 
 async function execute(
@@ -290,179 +247,4 @@ async function execute(
     }
     return await finish(deps, audit, fix, "failed", reason);
   }
-}
-
-/** Restore backups, run the rollback actions (policy-checked with the fix), validate again. */
-async function rollBack(
-  deps: RunnerDeps,
-  audit: FixAudit,
-  fix: Fix,
-  ctx: StepContext,
-  entries: BackupEntry[],
-  why: string,
-): Promise<RunOutcome> {
-  let ok = true;
-  for (const step of await restore(ctx, entries)) {
-    await audit.step(step);
-    ok &&= step.ok;
-  }
-  for (const action of fix.rollback ?? []) {
-    const step = await runStep(ctx, action, "rollback");
-    await audit.step(step);
-    ok &&= step.ok;
-  }
-  if (ctx.service.spec.service_ops.validate) {
-    const step = await serviceOp(ctx, "validate", "validate");
-    await audit.step(step);
-    ok &&= step.ok;
-  }
-  return await finish(
-    deps,
-    audit,
-    fix,
-    ok ? "rolled_back" : "failed",
-    ok ? `${why}; rolled back` : `${why}; rollback incomplete, see steps`,
-  );
-}
-
-/**
- * A fix found `executing` whose run holds no lease any more: its executor died or lost its lease
- * mid-run. It is never run again; whatever it may have changed is undone from the backup manifest
- * it left on the host. The record's compare-and-set makes this executor the owner first (the
- * lost run's next fenced write fails); then it waits until any step the lost run had started
- * must have ended (its timeout, which the host enforces, plus a grace) before touching the host.
- */
-async function recover(deps: RunnerDeps, version: number, fix: Fix): Promise<RunOutcome> {
-  const token = (fix.run?.token ?? 0) + 1;
-  const leaseMs = deps.leaseMs ?? deps.config.processing.claim_idle_ms;
-  const lease = await RunLease.acquire(
-    deps.broker,
-    fix.fix_id,
-    { executor: deps.executorId, token },
-    leaseMs,
-  );
-  if (!lease) return { ack: false, reason: "being recovered elsewhere" };
-  const lost = `${fix.run?.executor ?? "unknown"} (run ${fix.run?.token ?? "?"})`;
-  const took = {
-    ...fix,
-    run: { executor: deps.executorId, token, started_at: new Date().toISOString() },
-    updated_at: new Date().toISOString(),
-  };
-  const audit = new FixAudit(deps.broker, fix.fix_id, token);
-  try {
-    if ((await deps.broker.putRecord("fix", fix.fix_id, took, version)) === null)
-      return { ack: false, reason: "record changed during recovery" };
-    const why = `interrupted: the run of ${lost} was lost mid-fix; not re-run`;
-    const service = deps.patterns.get(fix.service);
-    if (!service)
-      return await finish(deps, audit, took, "failed", `${why}; no patterns file to roll back with`);
-    const wait = drainMs(deps.config, fix, service);
-    await audit.status(
-      "executing",
-      `${why}; run ${token} by ${deps.executorId} rolls it back after ${Math.round(wait / 1000)} s, when any step the lost run started has ended`,
-    );
-    await Bun.sleep(wait);
-    try {
-      const transport = await deps.transportFor(fix);
-      const ctx: StepContext = {
-        transport,
-        service,
-        timeoutMs: deps.config.ssh_settings.command_timeout * 1000,
-        before: guardOf(lease, audit),
-      };
-      const entries =
-        (await readManifest(transport, backupDir(deps.config.executor.backup_dir, fix.fix_id))) ?? [];
-      return await rollBack(deps, audit, took, ctx, entries, why);
-    } catch (err) {
-      if (err instanceof FencedOut || err instanceof LeaseLost) throw err;
-      return await finish(deps, audit, took, "failed", `${why}; rollback impossible: ${errorMessage(err)}`);
-    }
-  } catch (err) {
-    if (err instanceof FencedOut) return { ack: false, reason: err.message };
-    if (err instanceof LeaseLost) return await stopLost(deps, audit, fix.fix_id, err);
-    throw err;
-  } finally {
-    await lease.release();
-  }
-}
-
-/** The longest any step of `fix` may run on the host, plus the grace after which it is killed. */
-function drainMs(config: CentralConfig, fix: Fix, service: ServicePatterns): number {
-  const dflt = config.ssh_settings.command_timeout * 1000;
-  const steps = [
-    ...fix.actions,
-    ...(fix.rollback ?? []),
-    ...(fix.preconditions ?? []),
-    ...(fix.verify ?? []),
-  ];
-  const own = steps.map((a) => ("timeout_s" in a && a.timeout_s ? a.timeout_s * 1000 : dflt));
-  const ops = Object.values(service.spec.service_ops).map((op) =>
-    op?.timeout_s ? op.timeout_s * 1000 : dflt,
-  );
-  return Math.max(dflt, ...own, ...ops) + KILL_GRACE_MS;
-}
-
-const INCIDENT_OF: Partial<Record<FixStatus, IncidentStatus>> = {
-  fixed: "fixed",
-  failed: "failed",
-  rolled_back: "rolled_back",
-  refused: "needs_human",
-  awaiting_approval: "awaiting_approval",
-};
-
-async function finish(
-  deps: RunnerDeps,
-  audit: FixAudit,
-  fix: Fix,
-  status: FixStatus,
-  reason: string,
-): Promise<RunOutcome> {
-  await audit.status(status, reason);
-  const to = INCIDENT_OF[status];
-  if (to) await setIncidentStatus(deps.broker, fix.incident_id, to, `fix ${fix.fix_id} ${status}: ${reason}`);
-  deps.log[status === "fixed" ? "info" : "warn"]({ fix_id: fix.fix_id, status, reason }, `fix ${status}`);
-  return { ack: true, status, reason };
-}
-
-/** A fix that will not run now (refused, waiting for an operator): recorded, and the entry acked. */
-async function park(deps: RunnerDeps, fix: Fix, status: FixStatus, reason: string): Promise<RunOutcome> {
-  if (!(await setFixStatus(deps.broker, fix.fix_id, "queued", status, reason)))
-    return { ack: false, reason: "record changed; will be retried" };
-  const to = INCIDENT_OF[status];
-  if (to) await setIncidentStatus(deps.broker, fix.incident_id, to, `fix ${fix.fix_id} ${status}: ${reason}`);
-  deps.log.warn({ fix_id: fix.fix_id, status, reason }, `fix ${status}`);
-  return { ack: true, status, reason };
-}
-
-async function dryRun(deps: RunnerDeps, fix: Fix): Promise<RunOutcome> {
-  const now = new Date().toISOString();
-  const plan = [
-    ...(fix.preconditions ?? []).map((a) => ["precondition", a] as const),
-    ...fix.actions.map((a) => ["action", a] as const),
-    ...(fix.verify ?? []).map((a) => ["verify", a] as const),
-  ].map(([phase, a]) => ({
-    phase,
-    description: `plan: ${describeAction(a)}`,
-    ok: true,
-    started_at: now,
-    duration_ms: 0,
-  }));
-  const stored = await deps.broker.getRecord<Fix>("fix", fix.fix_id);
-  if (stored?.value.status !== "queued") return { ack: false, reason: "record changed; will be retried" };
-  const next: Fix = {
-    ...stored!.value,
-    status: "dry_run",
-    status_reason: "dry run: the plan is recorded, nothing was run",
-    steps: plan,
-    updated_at: now,
-  };
-  if ((await deps.broker.putRecord("fix", fix.fix_id, next, stored.version)) === null)
-    return { ack: false, reason: "record changed" };
-  await publishEvent(deps.broker, {
-    type: "fix.status",
-    channel: "fixes",
-    subject: fix.fix_id,
-    data: { status: "dry_run", reason: next.status_reason, plan },
-  });
-  return { ack: true, status: "dry_run", reason: next.status_reason! };
 }

@@ -16,23 +16,15 @@ import {
   apiClient,
   type FixView,
   type IncidentView,
-  killAll,
-  type McpmonProcess,
-  mcpmonBinary,
   metricValue,
-  nginxPatternsFor,
   type Page,
   PollAbort,
   pollFor,
-  ROOT,
-  type Scenario,
-  spawnMcpmon,
-  startScenario,
-  TOKENS,
-  tokensYaml,
   type WsClient,
   wsClient,
-} from "./e2e-support.ts";
+} from "./e2e-api.ts";
+import { killAll, type McpmonProcess, mcpmonBinary, ROOT, spawnMcpmon } from "./e2e-process.ts";
+import { nginxPatternsFor, type Scenario, startScenario, TOKENS, tokensYaml } from "./e2e-scenario.ts";
 import { freePort, tempDir } from "./harness/index.ts";
 
 setDefaultTimeout(120_000);

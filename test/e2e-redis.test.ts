@@ -14,20 +14,13 @@ import {
   apiClient,
   type FixView,
   type IncidentView,
-  killAll,
-  type McpmonProcess,
-  mcpmonBinary,
   metricValue,
-  nginxPatternsFor,
   type Page,
   PollAbort,
   pollFor,
-  type Scenario,
-  spawnMcpmon,
-  startScenario,
-  TOKENS,
-  tokensYaml,
-} from "./e2e-support.ts";
+} from "./e2e-api.ts";
+import { killAll, type McpmonProcess, mcpmonBinary, spawnMcpmon } from "./e2e-process.ts";
+import { nginxPatternsFor, type Scenario, startScenario, TOKENS, tokensYaml } from "./e2e-scenario.ts";
 import { freePort, type RedisServer, startRedis, tempDir } from "./harness/index.ts";
 
 setDefaultTimeout(120_000);

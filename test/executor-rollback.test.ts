@@ -16,7 +16,7 @@ import { createEmbeddedBroker } from "../broker/embedded/index.ts";
 import type { Broker } from "../broker/types.ts";
 import { newId } from "../core/ids.ts";
 import { silentLogger } from "../core/log.ts";
-import { backup, backupDir } from "../executor/steps.ts";
+import { backup, backupDir } from "../executor/backup.ts";
 import { createLocalTransport } from "../executor/transport/local.ts";
 import { startExecutors } from "../executor/worker.ts";
 import { seedFix, sha256, testConfig, testPatterns, waitForStatus } from "./executor-fixtures.ts";

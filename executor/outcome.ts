@@ -1,0 +1,117 @@
+/**
+ * How a run of a fix ends: rolled back, finished, parked (refused or waiting for approval) or
+ * recorded as a dry run. Shared by the run of a fix (runner.ts) and by recovery (recover.ts).
+ */
+import { publishEvent } from "../broker/records.ts";
+import { describeAction } from "../core/policy/index.ts";
+import type { Fix, FixStatus } from "../core/schemas/fix.ts";
+import type { IncidentStatus } from "../core/schemas/incident.ts";
+import { type FixAudit, setFixStatus, setIncidentStatus } from "./audit.ts";
+import { type BackupEntry, restore } from "./backup.ts";
+import type { RunnerDeps, RunOutcome } from "./runner.ts";
+import { runStep, type StepContext, serviceOp } from "./steps.ts";
+
+/** Restore backups, run the rollback actions (policy-checked with the fix), validate again. */
+export async function rollBack(
+  deps: RunnerDeps,
+  audit: FixAudit,
+  fix: Fix,
+  ctx: StepContext,
+  entries: BackupEntry[],
+  why: string,
+): Promise<RunOutcome> {
+  let ok = true;
+  for (const step of await restore(ctx, entries)) {
+    await audit.step(step);
+    ok &&= step.ok;
+  }
+  for (const action of fix.rollback ?? []) {
+    const step = await runStep(ctx, action, "rollback");
+    await audit.step(step);
+    ok &&= step.ok;
+  }
+  if (ctx.service.spec.service_ops.validate) {
+    const step = await serviceOp(ctx, "validate", "validate");
+    await audit.step(step);
+    ok &&= step.ok;
+  }
+  return await finish(
+    deps,
+    audit,
+    fix,
+    ok ? "rolled_back" : "failed",
+    ok ? `${why}; rolled back` : `${why}; rollback incomplete, see steps`,
+  );
+}
+
+const INCIDENT_OF: Partial<Record<FixStatus, IncidentStatus>> = {
+  fixed: "fixed",
+  failed: "failed",
+  rolled_back: "rolled_back",
+  refused: "needs_human",
+  awaiting_approval: "awaiting_approval",
+};
+
+/** The run's final status on the fix and its incident, logged; the entry is acked. */
+export async function finish(
+  deps: RunnerDeps,
+  audit: FixAudit,
+  fix: Fix,
+  status: FixStatus,
+  reason: string,
+): Promise<RunOutcome> {
+  await audit.status(status, reason);
+  const to = INCIDENT_OF[status];
+  if (to) await setIncidentStatus(deps.broker, fix.incident_id, to, `fix ${fix.fix_id} ${status}: ${reason}`);
+  deps.log[status === "fixed" ? "info" : "warn"]({ fix_id: fix.fix_id, status, reason }, `fix ${status}`);
+  return { ack: true, status, reason };
+}
+
+/** A fix that will not run now (refused, waiting for an operator): recorded, and the entry acked. */
+export async function park(
+  deps: RunnerDeps,
+  fix: Fix,
+  status: FixStatus,
+  reason: string,
+): Promise<RunOutcome> {
+  if (!(await setFixStatus(deps.broker, fix.fix_id, "queued", status, reason)))
+    return { ack: false, reason: "record changed; will be retried" };
+  const to = INCIDENT_OF[status];
+  if (to) await setIncidentStatus(deps.broker, fix.incident_id, to, `fix ${fix.fix_id} ${status}: ${reason}`);
+  deps.log.warn({ fix_id: fix.fix_id, status, reason }, `fix ${status}`);
+  return { ack: true, status, reason };
+}
+
+/** Record the plan of a dry run (nothing runs on the host) and ack the entry. */
+export async function dryRun(deps: RunnerDeps, fix: Fix): Promise<RunOutcome> {
+  const now = new Date().toISOString();
+  const plan = [
+    ...(fix.preconditions ?? []).map((a) => ["precondition", a] as const),
+    ...fix.actions.map((a) => ["action", a] as const),
+    ...(fix.verify ?? []).map((a) => ["verify", a] as const),
+  ].map(([phase, a]) => ({
+    phase,
+    description: `plan: ${describeAction(a)}`,
+    ok: true,
+    started_at: now,
+    duration_ms: 0,
+  }));
+  const stored = await deps.broker.getRecord<Fix>("fix", fix.fix_id);
+  if (stored?.value.status !== "queued") return { ack: false, reason: "record changed; will be retried" };
+  const next: Fix = {
+    ...stored!.value,
+    status: "dry_run",
+    status_reason: "dry run: the plan is recorded, nothing was run",
+    steps: plan,
+    updated_at: now,
+  };
+  if ((await deps.broker.putRecord("fix", fix.fix_id, next, stored.version)) === null)
+    return { ack: false, reason: "record changed" };
+  await publishEvent(deps.broker, {
+    type: "fix.status",
+    channel: "fixes",
+    subject: fix.fix_id,
+    data: { status: "dry_run", reason: next.status_reason, plan },
+  });
+  return { ack: true, status: "dry_run", reason: next.status_reason! };
+}
