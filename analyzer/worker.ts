@@ -18,6 +18,7 @@
  */
 import { hostname } from "node:os";
 import type Anthropic from "@anthropic-ai/sdk";
+import { recreateMissingGroup } from "../broker/consumer-group.ts";
 import { GROUPS } from "../broker/keys.ts";
 import { isPaused } from "../broker/records.ts";
 import { startTrimmer } from "../broker/trimmer.ts";
@@ -227,23 +228,8 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
     while (!stopping && perConsumer.n >= maxInflight) await new Promise<void>((r) => waiters.push(r));
   };
 
-  /**
-   * NOGROUP (NOT_FOUND): Redis restarted without persistence, or the stream or group was deleted.
-   * Without this every read fails forever while collectors keep appending. The group is recreated
-   * from "0" so everything appended since is read; anything read twice is recognised by event id.
-   * True when the caller should simply read again.
-   */
-  async function recreateGroup(consumer: string, err: unknown): Promise<boolean> {
-    if (!isMcpError(err, "NOT_FOUND")) return false;
-    log.warn({ consumer, stream, group, err: errorMessage(err) }, "consumer group missing; recreating it");
-    try {
-      await broker.ensureGroup(stream, group, "0");
-      return true;
-    } catch (e) {
-      log.error({ consumer, err: errorMessage(e) }, "recreating the consumer group failed; retrying");
-      return false;
-    }
-  }
+  const recreateGroup = (consumer: string, err: unknown) =>
+    recreateMissingGroup(broker, stream, group, consumer, err, log);
 
   async function consume(consumer: string): Promise<void> {
     const mine = { n: 0 };

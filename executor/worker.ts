@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { recreateMissingGroup } from "../broker/consumer-group.ts";
 import { GROUPS } from "../broker/keys.ts";
 import { startTrimmer } from "../broker/trimmer.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
-import { errorMessage, isMcpError } from "../core/errors.ts";
+import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
@@ -98,20 +99,8 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
     }
   };
 
-  // NOGROUP (NOT_FOUND): Redis restarted without persistence, or the stream or group was deleted.
-  // Without this every read fails forever while fixes keep being queued. Recreated from "0" so
-  // every fix queued since runs; a fix seen twice is recognised by its record's state.
-  const recreateGroup = async (consumer: string, err: unknown): Promise<boolean> => {
-    if (!isMcpError(err, "NOT_FOUND")) return false;
-    log.warn({ consumer, stream, group, err: errorMessage(err) }, "consumer group missing; recreating it");
-    try {
-      await broker.ensureGroup(stream, group, "0");
-      return true;
-    } catch (e) {
-      log.error({ consumer, err: errorMessage(e) }, "recreating the consumer group failed; retrying");
-      return false;
-    }
-  };
+  const recreateGroup = (consumer: string, err: unknown) =>
+    recreateMissingGroup(broker, stream, group, consumer, err, log);
 
   const loop = async (consumer: string) => {
     let resumed = false;

@@ -1,6 +1,6 @@
 import { McpError } from "../../core/errors.ts";
 import { encode, type StreamFields } from "../../core/schemas/codec.ts";
-import type { DeadLetter } from "../../core/schemas/event.ts";
+import { deadLetterOf } from "../consumer-group.ts";
 import { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, type Keys } from "../keys.ts";
 import type { ClaimResult, Delivery, GroupStats, StreamEntry, StreamStats, StreamsPort } from "../types.ts";
 import { type Db, fmtId, type Id, MAX_SEQ, parseId } from "./db.ts";
@@ -229,16 +229,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
     },
 
     async deadLetter(stream, group, entry, reason) {
-      const letter: DeadLetter = {
-        v: 1,
-        stream,
-        group,
-        entry_id: entry.id,
-        deliveries: entry.deliveries,
-        reason,
-        failed_at: new Date().toISOString(),
-        fields: entry.fields,
-      };
+      const letter = deadLetterOf(stream, group, entry, reason);
       // One transaction: the entry is in the DLQ and acked, or neither.
       const id = db.write("deadLetter", () => {
         const [dlqId] = appendTx(keys.dlq, [encode("dead_letter", letter)], DEFAULT_CAPS.dlq);

@@ -1,5 +1,5 @@
 import { encode } from "../../core/schemas/codec.ts";
-import type { DeadLetter } from "../../core/schemas/event.ts";
+import { deadLetterOf } from "../consumer-group.ts";
 import { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, type Keys } from "../keys.ts";
 import type {
   ClaimResult,
@@ -92,16 +92,7 @@ export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn)
     },
 
     async deadLetter(stream, group, entry, reason) {
-      const letter: DeadLetter = {
-        v: 1,
-        stream,
-        group,
-        entry_id: entry.id,
-        deliveries: entry.deliveries,
-        reason,
-        failed_at: new Date().toISOString(),
-        fields: entry.fields,
-      };
+      const letter = deadLetterOf(stream, group, entry, reason);
       const { type, data } = encode("dead_letter", letter);
       return await conn.run("deadLetter", async (r) =>
         String(
