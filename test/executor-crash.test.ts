@@ -130,8 +130,11 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
       expect(done.steps.some((s) => s.phase === "restore" && s.ok && s.description.includes(marker))).toBe(
         true,
       );
-      const pending = await broker.stats(broker.keys.fixes);
-      expect(pending.groups[0]?.pending).toBe(0);
+      // The entry is acked just after the final state is written: wait for it rather than race it.
+      await waitFor("the fix entry to be acknowledged", async () => {
+        const st = await broker.stats(broker.keys.fixes);
+        return st.groups[0]?.pending === 0;
+      });
     } finally {
       await ex.stop();
     }

@@ -181,7 +181,10 @@ test("an executor whose lease lapsed during a slow write stops before its next h
         (e) => e.subject === fixId && e.type === "fix.status" && /A-0 stopped: .*lease/.test(e.data.reason),
       ),
     ).toBe(true);
-    expect((await broker.stats(broker.keys.fixes)).groups[0]?.pending).toBe(0);
+    // The entry is acked just after the final state is written: wait for it rather than race it.
+    await waitFor("the fix entry to be acknowledged", async () => {
+      return (await broker.stats(broker.keys.fixes)).groups[0]?.pending === 0;
+    });
   } finally {
     failing = false;
     await a.stop();
