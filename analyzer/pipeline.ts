@@ -7,6 +7,8 @@ import { publishEvent } from "../broker/records.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import type { Logger } from "../core/log.ts";
+import { matchPattern } from "../core/patterns/check.ts";
+import { stripHeader } from "../core/patterns/header.ts";
 import type { ServicePatterns } from "../core/patterns/index.ts";
 import type { Pattern } from "../core/patterns/schema.ts";
 import { redact } from "../core/redact/index.ts";
@@ -101,7 +103,7 @@ export class Pipeline {
       const sp = patterns.get(event.service);
       const message = redact(event.message.slice(0, MAX_MESSAGE)).text;
       const miner = await this.miner(event.service);
-      const stripped = stripHeader(sp, message);
+      const stripped = sp ? stripHeader(sp, message).message : message;
       const mined = miner.add(stripped, event.pattern_id);
       if (mined.changed) this.dirty.add(event.service);
       // The event's pattern id and fields are claims (anyone with a reporter token, or write access
@@ -266,24 +268,6 @@ export function rematch(
   stripped: string,
 ): { pattern: Pattern | undefined; fields: Record<string, string> } {
   const cp = sp?.patterns.find((p) => p.pattern.id === patternId);
-  if (!cp) return { pattern: undefined, fields: {} };
-  cp.re.lastIndex = 0;
-  const m = cp.re.exec(cp.pattern.on === "record" ? message : stripped);
-  if (!m) return { pattern: undefined, fields: {} };
-  const fields: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) fields[k] = v;
-  return { pattern: cp.pattern, fields };
-}
-
-/**
- * The message part of a record: the patterns file's header regex removed when it matches at the
- * start (the same rule as collector/header.ts; components meet only through core, so it is
- * repeated here rather than imported from the collector).
- */
-export function stripHeader(sp: ServicePatterns | undefined, record: string): string {
-  const re = sp?.header;
-  if (!re) return record;
-  re.lastIndex = 0;
-  const m = re.exec(record);
-  return m && m.index === 0 ? record.slice(m[0].length) : record;
+  const fields = cp ? matchPattern(cp, message, stripped) : null;
+  return fields && cp ? { pattern: cp.pattern, fields } : { pattern: undefined, fields: {} };
 }

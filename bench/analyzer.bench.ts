@@ -11,17 +11,18 @@
  *    where rules, incidents and the cache must answer everything (0 requests).
  */
 import { parseArgs } from "node:util";
-import { appendEvents, drained, testConfig, waitFor } from "../analyzer/fixtures.ts";
 import { readTokenStatus, remediationFields, ruleProposal, startAnalyzers } from "../analyzer/index.ts";
-import { stripHeader } from "../analyzer/pipeline.ts";
 import { TemplateMiner } from "../analyzer/templates/miner.ts";
 import { createEmbeddedBroker } from "../broker/index.ts";
 import { stableId } from "../core/ids.ts";
 import { silentLogger } from "../core/log.ts";
+import { matchPattern } from "../core/patterns/check.ts";
+import { stripHeader } from "../core/patterns/header.ts";
 import { loadPatternsDir } from "../core/patterns/index.ts";
 import { redact } from "../core/redact/index.ts";
 import type { ErrorEvent } from "../core/schemas/error-event.ts";
 import { startFakeAnthropic } from "../test/fakes/anthropic.ts";
+import { appendEvents, drained, testConfig, waitFor } from "../test/fixtures/analyzer-events.ts";
 import { makeGenerator, SERVICES } from "./error-generator.ts";
 
 const { values } = parseArgs({ options: { events: { type: "string", default: "10000" } } });
@@ -38,10 +39,7 @@ function mixedLoad(run: string): ErrorEvent[] {
     if (!line.patternId) continue;
     const sp = patterns.get(service)!;
     const cp = sp.patterns.find((p) => p.pattern.id === line.patternId)!;
-    const body = cp.pattern.on === "record" ? line.text : stripHeader(sp, line.text);
-    const fields = Object.fromEntries(
-      Object.entries(cp.re.exec(body)?.groups ?? {}).filter(([, v]) => v !== undefined),
-    ) as Record<string, string>;
+    const fields = matchPattern(cp, line.text, stripHeader(sp, line.text).message) ?? {};
     const host = `${service}-${i % 10}`;
     out.push({
       v: 1,
@@ -74,7 +72,7 @@ function hotPath(events: ErrorEvent[]): number {
         m = new TemplateMiner({ service: e.service });
         miners.set(e.service, m);
       }
-      m.add(stripHeader(sp, text), e.pattern_id);
+      m.add(sp ? stripHeader(sp, text).message : text, e.pattern_id);
       const p = sp?.patterns.find((x) => x.pattern.id === e.pattern_id)?.pattern;
       remediationFields(p);
       ruleProposal(p, e.fields ?? {});

@@ -1,6 +1,6 @@
+import { stripHeader } from "../core/patterns/header.ts";
 import type { CompiledPattern, ServicePatterns } from "../core/patterns/load.ts";
 import type { Pattern } from "../core/patterns/schema.ts";
-import { stripHeader } from "./header.ts";
 
 /** A record that matched one of its service's patterns. */
 export interface Match {

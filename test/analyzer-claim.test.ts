@@ -5,7 +5,6 @@
  * prefixes, as two processes would have) share one embedded broker and the fake Messages API.
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
-import { appendEvents, distinctErrors, drained, testConfig, waitFor } from "../analyzer/fixtures.ts";
 import { type Analyzers, listIncidents, startAnalyzers, TokenBudget } from "../analyzer/index.ts";
 import { createEmbeddedBroker } from "../broker/index.ts";
 import type { Broker } from "../broker/types.ts";
@@ -13,6 +12,7 @@ import { silentLogger } from "../core/log.ts";
 import { loadPatternsDir } from "../core/patterns/index.ts";
 import type { Fix } from "../core/schemas/fix.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "./fakes/anthropic.ts";
+import { appendEvents, distinctErrors, drained, testConfig, waitFor } from "./fixtures/analyzer-events.ts";
 
 const patterns = loadPatternsDir();
 let fake: FakeAnthropic;

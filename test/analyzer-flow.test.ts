@@ -5,14 +5,6 @@
  */
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import {
-  appendEvents,
-  distinctErrors,
-  drained,
-  permissionDenied,
-  testConfig,
-  waitFor,
-} from "../analyzer/fixtures.ts";
-import {
   type Analyzers,
   listIncidents,
   OFFLINE_REASON,
@@ -27,6 +19,14 @@ import { loadPatternsDir } from "../core/patterns/index.ts";
 import type { Fix } from "../core/schemas/fix.ts";
 import type { Incident } from "../core/schemas/incident.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "./fakes/anthropic.ts";
+import {
+  appendEvents,
+  distinctErrors,
+  drained,
+  permissionDenied,
+  testConfig,
+  waitFor,
+} from "./fixtures/analyzer-events.ts";
 
 const patterns = loadPatternsDir();
 let fake: FakeAnthropic;

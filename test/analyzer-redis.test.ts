@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { appendEvents, distinctErrors, drained, waitFor } from "../analyzer/fixtures.ts";
 import { listIncidents } from "../analyzer/index.ts";
 import { createRedisBroker } from "../broker/index.ts";
 import type { Broker } from "../broker/types.ts";
 import type { Fix } from "../core/schemas/fix.ts";
 import { type FakeAnthropic, startFakeAnthropic } from "./fakes/anthropic.ts";
+import { appendEvents, distinctErrors, drained, waitFor } from "./fixtures/analyzer-events.ts";
 import { type RedisServer, startRedis, tempDir } from "./harness/index.ts";
 
 let redis: RedisServer;

@@ -3,7 +3,6 @@
  * become queued fixes, and secrets inside log lines never reach a request the API receives.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { appendEvents, distinctErrors, drained, testConfig, waitFor } from "../analyzer/fixtures.ts";
 import { listIncidents, startAnalyzers } from "../analyzer/index.ts";
 import { createEmbeddedBroker } from "../broker/index.ts";
 import { silentLogger } from "../core/log.ts";
@@ -11,6 +10,7 @@ import { loadPatternsDir } from "../core/patterns/index.ts";
 import type { ErrorEvent } from "../core/schemas/error-event.ts";
 import type { Fix } from "../core/schemas/fix.ts";
 import { type FakeAnthropic, type HostileKind, startFakeAnthropic } from "./fakes/anthropic.ts";
+import { appendEvents, distinctErrors, drained, testConfig, waitFor } from "./fixtures/analyzer-events.ts";
 
 const patterns = loadPatternsDir();
 let fake: FakeAnthropic;

@@ -9,14 +9,6 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  appendEvents,
-  distinctErrors,
-  drained,
-  pendingCount,
-  testConfig,
-  waitFor,
-} from "../analyzer/fixtures.ts";
 import { type Analyzers, getIncident, listIncidents, startAnalyzers } from "../analyzer/index.ts";
 import { createEmbeddedBroker, createRedisBroker, GROUPS } from "../broker/index.ts";
 import type { Broker } from "../broker/types.ts";
@@ -27,6 +19,14 @@ import type { ErrorEvent } from "../core/schemas/error-event.ts";
 import { DeadLetter } from "../core/schemas/event.ts";
 import { startExecutors } from "../executor/worker.ts";
 import * as exec from "./executor-fixtures.ts";
+import {
+  appendEvents,
+  distinctErrors,
+  drained,
+  pendingCount,
+  testConfig,
+  waitFor,
+} from "./fixtures/analyzer-events.ts";
 import { type RedisServer, startRedis, tempDir } from "./harness/index.ts";
 
 const patterns = loadPatternsDir();

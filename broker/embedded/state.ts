@@ -7,6 +7,16 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
   const q = db.sql;
   let lastPurge = 0;
 
+  /** Compare-and-set of one record; call inside a write transaction. New version, or null on conflict. */
+  const casRecord = (k: string, id: string, json: string, expectedVersion: number): number | null => {
+    const row = q
+      .query<{ version: number }, [string, string]>("SELECT version FROM records WHERE kind = ? AND id = ?")
+      .get(k, id);
+    if ((row?.version ?? 0) !== expectedVersion) return null;
+    q.query("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)").run(k, id, expectedVersion + 1, json);
+    return expectedVersion + 1;
+  };
+
   const kvGet = (what: string, key: string): string | null =>
     db.read(what, () => {
       const row = q
@@ -50,17 +60,7 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
 
     async putRecord(kind, id, value, expectedVersion) {
       const json = JSON.stringify(value);
-      return db.write("putRecord", () => {
-        const k = keys.records(kind);
-        const row = q
-          .query<{ version: number }, [string, string]>(
-            "SELECT version FROM records WHERE kind = ? AND id = ?",
-          )
-          .get(k, id);
-        if ((row?.version ?? 0) !== expectedVersion) return null;
-        q.query("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)").run(k, id, expectedVersion + 1, json);
-        return expectedVersion + 1;
-      });
+      return db.write("putRecord", () => casRecord(keys.records(kind), id, json, expectedVersion));
     },
 
     async putRecordIfUnmarked(kind, id, value, expectedVersion, mark) {
@@ -74,20 +74,14 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
           )
           .get(markKey, now);
         if (marked) return "marked" as const;
-        const k = keys.records(kind);
-        const row = q
-          .query<{ version: number }, [string, string]>(
-            "SELECT version FROM records WHERE kind = ? AND id = ?",
-          )
-          .get(k, id);
-        if ((row?.version ?? 0) !== expectedVersion) return null;
-        q.query("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)").run(k, id, expectedVersion + 1, json);
+        const version = casRecord(keys.records(kind), id, json, expectedVersion);
+        if (version === null) return null;
         q.query("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)").run(
           markKey,
           mark.value,
           now + Math.max(1, Math.ceil(mark.ttlMs)),
         );
-        return expectedVersion + 1;
+        return version;
       });
     },
 

@@ -22,7 +22,7 @@ export async function templatesCommand(
   let stripHeader: ((line: string) => string) | undefined;
   if (service) {
     const { loadPatternsDir } = await import("../../core/patterns/load.ts");
-    const { stripHeader: strip } = await import("../../collector/header.ts");
+    const { stripHeader: strip } = await import("../../core/patterns/header.ts");
     const patterns = loadPatternsDir(args.flags["patterns-dir"] as string | undefined, { withShipped: true });
     const sp = patterns.get(service);
     if (!sp)

@@ -1,4 +1,5 @@
 import type { ConfigProblem } from "../errors.ts";
+import { stripHeader } from "./header.ts";
 import type { CompiledPattern, ServicePatterns } from "./load.ts";
 
 /**
@@ -22,17 +23,29 @@ export function referenceMatch(
   sp: ServicePatterns,
   record: string,
 ): { cp: CompiledPattern; fields: Record<string, string>; message: string } | null {
-  const h = sp.header?.exec(record);
-  const message = h && h.index === 0 ? record.slice(h[0].length) : record;
+  const message = stripHeader(sp, record).message;
   for (const cp of sp.patterns) {
-    cp.re.lastIndex = 0;
-    const m = cp.re.exec(cp.pattern.on === "record" ? record : message);
-    if (!m) continue;
-    const fields: Record<string, string> = {};
-    for (const [k, val] of Object.entries(m.groups ?? {})) if (val !== undefined) fields[k] = val;
-    return { cp, fields, message };
+    const fields = matchPattern(cp, record, message);
+    if (fields) return { cp, fields, message };
   }
   return null;
+}
+
+/**
+ * One pattern against one record (`message` is the record without its header): the named groups
+ * it extracts, or null when it does not match. Shared by every place that matches by the book.
+ */
+export function matchPattern(
+  cp: CompiledPattern,
+  record: string,
+  message: string,
+): Record<string, string> | null {
+  cp.re.lastIndex = 0;
+  const m = cp.re.exec(cp.pattern.on === "record" ? record : message);
+  if (!m) return null;
+  const fields: Record<string, string> = {};
+  for (const [k, val] of Object.entries(m.groups ?? {})) if (val !== undefined) fields[k] = val;
+  return fields;
 }
 
 /**

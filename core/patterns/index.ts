@@ -1,4 +1,5 @@
-export { checkExamples, type ExampleProblem, referenceMatch } from "./check.ts";
+export { checkExamples, type ExampleProblem, matchPattern, referenceMatch } from "./check.ts";
+export { type Stripped, stripHeader } from "./header.ts";
 export {
   type CompiledPattern,
   findPatternsDir,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { loadPatternsDir } from "../core/patterns/load.ts";
 import { stripHeader } from "./header.ts";
+import { loadPatternsDir } from "./load.ts";
 
 const all = loadPatternsDir(null);
 const sp = (s: string) => all.get(s)!;

@@ -1,4 +1,4 @@
-import type { ServicePatterns } from "../core/patterns/load.ts";
+import type { ServicePatterns } from "./load.ts";
 
 /** A record split into its header facts and the message the patterns are matched against. */
 export interface Stripped {
