@@ -1,4 +1,6 @@
 import { posix } from "node:path";
+import type { ChangeTarget } from "../core/patterns/schema.ts";
+import { CREDENTIAL_CONTENT, PROTECTED_NAME } from "../core/policy/protected.ts";
 import type { ExecResult, Transport } from "./transport/types.ts";
 
 /**
@@ -21,20 +23,32 @@ import type { ExecResult, Transport } from "./transport/types.ts";
  * every value arrives in @ARGV (argv over both transports; over SSH each element is quoted), never
  * interpolated into the script text. Exit 3 = refused (nothing changed), 1 = failed, 0 = done.
  *
- *   perl -e HOST_HELPER -- chmod MODE PATH ROOT...
- *   perl -e HOST_HELPER -- chown OWNER PATH ROOT...        (user, user:group, :group)
- *   perl -e HOST_HELPER -- write MODE|"" PATH EXPECT|"" ROOT...   (content on stdin)
+ *   perl -e HOST_HELPER -- chmod MODE PATH KIND OWNERS NAME_RE CRED_RE ROOT...
+ *   perl -e HOST_HELPER -- chown OWNER PATH KIND OWNERS NAME_RE CRED_RE ROOT...  (user, user:group, :group)
+ *   perl -e HOST_HELPER -- write MODE|"" PATH EXPECT|"" CREATE_MODE ROOT...   (content on stdin)
+ *
+ * For chmod/chown, on the opened object: KIND (file|dir) must be what it is; OWNERS (comma list)
+ * must hold its owner user or group; NAME_RE must match no path segment below its root and CRED_RE
+ * nothing in its first 64 KiB (both "" when the rule turns protection off; see
+ * core/policy/protected.ts). Every path is refused when it ends in "/" (the kernel would follow a
+ * symlink at the last component), when its real path IS a root (roots nest: /var/www/html is
+ * below /var/www), and when it holds C0/C1 controls, bidi controls or U+2028/2029. No mode with
+ * setuid, setgid or sticky bits is set or kept.
  */
 export const HOST_HELPER = String.raw`use strict; use warnings;
 use Fcntl qw(:DEFAULT :mode); use Errno (); use Cwd (); use IO::Handle ();
 sub refuse { print STDERR "refused: $_[0]\n"; exit 3 }
 sub fail { print STDERR "failed: $_[0]\n"; exit 1 }
 my ($op, $value, $path, @rest) = @ARGV;
-fail("usage: chmod|chown|write VALUE PATH [EXPECT] ROOT...") unless defined $path && defined $op && defined $value;
-my $expect = $op eq "write" ? shift(@rest) : "";
-$expect = "" unless defined $expect;
+fail("usage: chmod|chown|write VALUE PATH ... ROOT...") unless defined $path && defined $op && defined $value;
+my ($expect, $create, $kind, $owners, $namere, $credre) = ("", "", "", "", "", "");
+if ($op eq "write") { ($expect, $create) = splice(@rest, 0, 2) }
+else { ($kind, $owners, $namere, $credre) = splice(@rest, 0, 4) }
+defined $_ or fail("missing arguments") for ($expect, $create, $kind, $owners, $namere, $credre);
 refuse("\"$path\" is not an absolute path") unless $path =~ m{^/};
-refuse("\"$path\" contains a control character") if $path =~ /[\x00-\x1f\x7f]/;
+refuse("\"$path\" contains a control character") if $path =~ /[\x00-\x1f\x7f]|\xC2[\x80-\x9F]/;
+refuse("\"$path\" contains a bidirectional control or line separator character") if $path =~ /\xE2\x80[\xA8-\xAE]|\xE2\x81[\xA6-\xA9]/;
+refuse("\"$path\" ends with \"/\"; name a folder without a trailing slash") if $path =~ m{./$};
 refuse("no allowed roots") unless @rest;
 my @roots;
 for my $r (@rest) {
@@ -45,13 +59,16 @@ for my $r (@rest) {
   if (defined $real) { $real =~ s{/+$}{}; push @roots, $real }
 }
 my $rootlist = join(", ", @rest);
-sub under { my $p = shift; for my $r (@roots) { return 1 if index($p, "$r/") == 0 && length($p) > length($r) + 1 } return 0 }
+sub under { my $p = shift; for my $r (@roots) { return 0 if $p eq $r } for my $r (@roots) { return 1 if index($p, "$r/") == 0 && length($p) > length($r) + 1 } return 0 }
+sub isroot { my $p = shift; for my $r (@roots) { return 1 if $p eq $r } return 0 }
+sub below { my $p = shift; my $best = ""; for my $r (@roots) { $best = $r if index($p, "$r/") == 0 && length($r) > length($best) } substr($p, length($best) + 1) }
 sub live { my $p = shift; refuse("\"$path\" was removed while being checked") if $p =~ / \(deleted\)$/; $p }
 if ($op eq "chmod" || $op eq "chown") {
   my ($mode, $uid, $gid) = (undef, -1, -1);
   if ($op eq "chmod") {
     refuse("mode \"$value\" is not a numeric mode") unless $value =~ /^0?[0-7]{3,4}$/;
     $mode = oct($value);
+    refuse("mode \"$value\" sets a setuid, setgid or sticky bit") if $mode & 07000;
   } else {
     refuse("owner \"$value\" is not user, user:group or :group") unless $value =~ /^([A-Za-z0-9_][A-Za-z0-9_.-]*)?(?::([A-Za-z0-9_][A-Za-z0-9_.-]*))?$/ && (defined $1 || defined $2);
     my ($u, $g) = ($1, $2);
@@ -71,7 +88,27 @@ if ($op eq "chmod" || $op eq "chown") {
   my $real = readlink("/proc/self/fd/" . fileno($fh));
   fail("cannot read the opened file's path from /proc: $!") unless defined $real;
   live($real);
+  refuse("\"$path\" is \"$real\" on the host, which is a policy root itself; nothing changed") if isroot($real);
   refuse("\"$path\" is \"$real\" on the host, which is not under $rootlist") unless under($real);
+  if ($kind ne "") {
+    my $isdir = S_ISDIR($st[2]);
+    refuse("\"$real\" is a folder; this rule applies to files only") if $kind eq "file" && $isdir;
+    refuse("\"$real\" is a file; this rule applies to folders only") if $kind eq "dir" && !$isdir;
+    my $u = getpwuid($st[4]); $u = $st[4] unless defined $u;
+    my $g = getgrgid($st[5]); $g = $st[5] unless defined $g;
+    my %site = map { $_ => 1 } split(/,/, $owners);
+    refuse("\"$real\" belongs to $u:$g, not to one of the site's accounts ($owners): a file another owner locked was locked on purpose") unless $site{$u} || $site{$g};
+    if ($namere ne "") {
+      for my $seg (split(m{/}, below($real))) {
+        refuse("\"$real\" looks protected on purpose (\"$seg\"); a human decides whether it should be readable") if $seg =~ /$namere/i;
+      }
+    }
+    if ($credre ne "" && S_ISREG($st[2])) {
+      my $head = "";
+      defined(sysread($fh, $head, 65536)) or fail("cannot read \"$real\": $!");
+      refuse("\"$real\" holds what looks like a credential; a human decides whether it should be readable") if $head =~ /$credre/i;
+    }
+  }
   if ($op eq "chmod") { chmod($mode, $fh) or fail("chmod \"$real\": $!") }
   else { chown($uid, $gid, $fh) or fail("chown \"$real\": $!") }
   print "$op $value $real\n";
@@ -80,6 +117,8 @@ if ($op eq "chmod" || $op eq "chown") {
 if ($op eq "write") {
   my $mode;
   if ($value ne "") { refuse("mode \"$value\" is not an octal mode") unless $value =~ /^0?[0-7]{3,4}$/; $mode = oct($value) }
+  refuse("mode \"$value\" sets a setuid, setgid or sticky bit") if defined $mode && $mode & 07000;
+  refuse("create mode \"$create\" is not an octal mode without special bits") unless $create =~ /^0?[0-7]{3}$/;
   my $p = $path;
   for (my $i = 0; -l $p; $i++) {
     refuse("\"$path\": too many levels of symlinks") if $i >= 40;
@@ -101,10 +140,10 @@ if ($op eq "write") {
   my ($uid, $gid) = (-1, -1);
   if (my @st = lstat($name)) {
     refuse("\"$real\" is not a regular file") unless S_ISREG($st[2]);
-    $mode = $st[2] & 07777 & ~022 unless defined $mode;
+    $mode = $st[2] & 0777 & ~022 unless defined $mode;
     ($uid, $gid) = ($st[4], $st[5]);
   } elsif (!$!{ENOENT}) { fail("cannot stat \"$real\": $!") }
-  $mode = 0644 unless defined $mode;
+  $mode = oct($create) unless defined $mode;
   my ($tmp, $fh);
   for (1 .. 50) {
     my $t = sprintf(".mcpmon-%d-%06x", $$, int(rand(0x1000000)));
@@ -143,10 +182,19 @@ export async function changeByPath(
   op: "chmod" | "chown",
   value: string,
   path: string,
-  roots: string[],
-  timeoutMs: number,
+  o: { roots: string[]; target: ChangeTarget; timeoutMs: number },
 ): Promise<ExecResult> {
-  return await transport.exec(helperArgv(op, [value, path, ...roots]), { timeoutMs });
+  const guard = o.target.protected === "refuse";
+  const args = [
+    value,
+    path,
+    o.target.kind,
+    o.target.owners.join(","),
+    guard ? PROTECTED_NAME : "",
+    guard ? CREDENTIAL_CONTENT : "",
+    ...o.roots,
+  ];
+  return await transport.exec(helperArgv(op, args), { timeoutMs: o.timeoutMs });
 }
 
 /**
@@ -156,9 +204,19 @@ export async function changeByPath(
  */
 export async function writeResolved(
   transport: Transport,
-  o: { path: string; content: string; mode?: string; roots: string[]; expect?: string; timeoutMs: number },
+  o: {
+    path: string;
+    content: string;
+    mode?: string;
+    /** Mode of a file that does not exist yet (the rule's create_mode). */
+    createMode: string;
+    roots: string[];
+    expect?: string;
+    timeoutMs: number;
+  },
 ): Promise<ExecResult> {
-  return await transport.exec(helperArgv("write", [o.mode ?? "", o.path, o.expect ?? "", ...o.roots]), {
+  const argv = helperArgv("write", [o.mode ?? "", o.path, o.expect ?? "", o.createMode, ...o.roots]);
+  return await transport.exec(argv, {
     stdin: o.content,
     timeoutMs: o.timeoutMs,
   });
@@ -173,4 +231,17 @@ export function helperTarget(r: ExecResult): string | undefined {
 /** A path as the policy compares it: normalised, without a trailing slash. */
 export function normalPath(p: string): string {
   return posix.normalize(p).replace(/\/+$/, "") || "/";
+}
+
+/**
+ * A step the helper (or the step's own check) refused: nothing was changed on the host. The helper
+ * exits 3 with "refused: …"; a step refused before reaching the host has no exit code.
+ */
+export function isHostRefusal(step: { exit_code?: number | null; stderr?: string }): boolean {
+  return (step.exit_code === 3 || step.exit_code === undefined) && /^refused: /m.test(step.stderr ?? "");
+}
+
+/** The helper's reason, without its "refused: " prefix. */
+export function hostRefusal(step: { stderr?: string }): string {
+  return (/^refused: (.*)$/m.exec(step.stderr ?? "")?.[1] ?? "refused").trim();
 }

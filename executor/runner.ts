@@ -9,6 +9,7 @@ import type { Fix, FixStatus } from "../core/schemas/fix.ts";
 import { FencedOut, FixAudit, setIncidentStatus } from "./audit.ts";
 import { backup, backupDir, readManifest } from "./backup.ts";
 import { guardOf, stopLost } from "./guard.ts";
+import { hostRefusal, isHostRefusal } from "./hostops.ts";
 import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
 import { dryRun, finish, park, rollBack } from "./outcome.ts";
 import { recover } from "./recover.ts";
@@ -188,10 +189,13 @@ async function execute(
     if (!saved.ok) return await finish(deps, audit, fix, "failed", "backup failed, nothing changed");
 
     let failure: string | undefined;
-    for (const action of fix.actions) {
+    for (const [i, action] of fix.actions.entries()) {
       changed = true;
       const step = await runStep(ctx, action, "action");
       await audit.step(step);
+      // The helper refuses before it changes anything: as the first action, nothing changed.
+      if (!step.ok && i === 0 && isHostRefusal(step))
+        return await finish(deps, audit, fix, "refused", `refused on the host: ${hostRefusal(step)}`);
       if (!step.ok) {
         failure = `action failed: ${step.description}`;
         break;

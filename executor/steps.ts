@@ -1,7 +1,7 @@
 import { errorMessage } from "../core/errors.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ArgShape } from "../core/patterns/schema.ts";
-import { checkAction, describeAction, type PolicyVerdict } from "../core/policy/index.ts";
+import { checkAction, contentReasons, describeAction, type PolicyVerdict } from "../core/policy/index.ts";
 import type { Action, Check, RunAction, WriteFileAction } from "../core/schemas/actions.ts";
 import type { FixStep } from "../core/schemas/fix.ts";
 import { changeByPath, helperTarget, normalPath, writeResolved } from "./hostops.ts";
@@ -135,14 +135,13 @@ async function runByPath(
       started,
       `refused: ${a.program} runs only as "${a.program} <${a.program === "chmod" ? "mode" : "owner"}> <path>" (rule ${rule.id}), through mcpmon's helper that checks and changes the same open file`,
     );
-  const r = await changeByPath(
-    ctx.transport,
-    a.program as "chmod" | "chown",
-    args[0]!,
-    args[1]!,
-    pathShape.path.roots,
-    a.timeout_s ? a.timeout_s * 1000 : ctx.timeoutMs,
-  );
+  if (rule.type !== "run" || !rule.target)
+    return failedStep(phase, desc, started, `refused: rule ${rule.id} has no target (kind and owners)`);
+  const r = await changeByPath(ctx.transport, a.program as "chmod" | "chown", args[0]!, args[1]!, {
+    roots: pathShape.path.roots,
+    target: rule.target,
+    timeoutMs: a.timeout_s ? a.timeout_s * 1000 : ctx.timeoutMs,
+  });
   const real = helperTarget(r);
   const shown = real && real !== normalPath(args[1]!) ? `${desc} (on ${real})` : desc;
   return stepFrom(phase, shown, started, r, r.code === expectExit);
@@ -161,12 +160,22 @@ async function writeStep(
   if ("refused" in found) return failedStep(phase, desc, started, `refused: ${found.refused}`);
   if (found.rule.type !== "write_file")
     return failedStep(phase, desc, started, `refused: rule ${found.rule.id} is not a write_file rule`);
+  const rule = found.rule;
   const expect = ctx.writeTargets?.get(a.path);
+  // The content policy again, now against the file as it is on the host: a forbidden directive
+  // the file already has may stay as it is; adding, changing or removing one is refused.
+  const current = await ctx.transport.readFile(expect ?? a.path).then(
+    (b) => Buffer.from(b).toString("utf8"),
+    () => null,
+  );
+  const content = contentReasons(ctx.service.spec.policy.content, a.path, a.content, current);
+  if (content.length) return failedStep(phase, desc, started, `refused: ${content.join("; ")}`);
   const r = await writeResolved(ctx.transport, {
     path: a.path,
     content: a.content,
     ...(a.mode === undefined ? {} : { mode: a.mode }),
-    roots: found.rule.path.roots,
+    createMode: rule.create_mode ?? rule.modes?.[0] ?? "0640",
+    roots: rule.path.roots,
     ...(expect === undefined ? {} : { expect }),
     timeoutMs: ctx.timeoutMs,
   });

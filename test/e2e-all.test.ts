@@ -173,7 +173,7 @@ describe("mcpmon all", () => {
     await ws.subscribe("fixes");
 
     // Real nginx writes the error lines: a file its workers cannot read, a body above the limit.
-    expect((await fetch(sc.secretUrl)).status).toBe(403);
+    expect((await fetch(sc.lockedUrl)).status).toBe(403);
     expect(await sc.upload()).toBe(413);
 
     const incidents = await pollFor("both incidents in GET /errors", async () => {
@@ -183,7 +183,7 @@ describe("mcpmon all", () => {
       const big = r.body.items.find((i) => i.pattern_id === "nginx-body-too-large");
       return perm && big ? { perm, big } : null;
     });
-    expect(incidents.perm.fields?.path).toBe(sc.secretPath);
+    expect(incidents.perm.fields?.path).toBe(sc.lockedPath);
     expect(incidents.perm.count).toBeGreaterThanOrEqual(1);
 
     // The same incidents arrived as events.
@@ -213,7 +213,7 @@ describe("mcpmon all", () => {
       async () => {
         const r = await api.get<Page<FixView>>("/fixes?service=nginx", TOKENS.viewer);
         const f = r.body.items.find(
-          (x) => x.source === "rule" && JSON.stringify(x.actions).includes(sc.secretPath),
+          (x) => x.source === "rule" && JSON.stringify(x.actions).includes(sc.lockedPath),
         );
         if (f && ["failed", "rolled_back", "refused"].includes(f.status))
           throw new PollAbort(`rule fix ended ${f.status}: ${f.status_reason}`);
@@ -222,9 +222,9 @@ describe("mcpmon all", () => {
       45_000,
     );
     expect(fix.risk).toBe("low");
-    expect(fix.actions).toEqual([{ type: "run", program: "chmod", args: ["644", sc.secretPath] }]);
-    expect(statSync(sc.secretPath).mode & 0o777).toBe(0o644);
-    expect((await fetch(sc.secretUrl)).status).toBe(200);
+    expect(fix.actions).toEqual([{ type: "run", program: "chmod", args: ["644", sc.lockedPath] }]);
+    expect(statSync(sc.lockedPath).mode & 0o777).toBe(0o644);
+    expect((await fetch(sc.lockedUrl)).status).toBe(200);
   });
 
   test("the medium-risk fix waits for approval, is approved over the API and run locally", async () => {

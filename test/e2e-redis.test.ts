@@ -104,7 +104,7 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
   expect(Date.now() - Date.parse(status.last_heartbeat!)).toBeLessThan(60_000);
 
   // Real nginx errors: a file its workers cannot read, a body above the limit.
-  expect((await fetch(sc.secretUrl)).status).toBe(403);
+  expect((await fetch(sc.lockedUrl)).status).toBe(403);
   expect(await sc.upload()).toBe(413);
 
   const incidents = await pollFor("both incidents in GET /errors", async () => {
@@ -113,7 +113,7 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
     const big = r.body.items.find((i) => i.pattern_id === "nginx-body-too-large");
     return perm && big ? { perm, big } : null;
   });
-  expect(incidents.perm.fields?.path).toBe(sc.secretPath);
+  expect(incidents.perm.fields?.path).toBe(sc.lockedPath);
 
   // What operators see in Redis itself.
   const xinfo = await redis.cli(["XINFO", "STREAM", "mcp:errors"]);
@@ -134,8 +134,8 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
     },
     45_000,
   );
-  expect(statSync(sc.secretPath).mode & 0o777).toBe(0o644);
-  expect((await fetch(sc.secretUrl)).status).toBe(200);
+  expect(statSync(sc.lockedPath).mode & 0o777).toBe(0o644);
+  expect((await fetch(sc.lockedUrl)).status).toBe(200);
 
   // The medium-risk fix waits for an operator, then runs.
   const parked = await pollFor(

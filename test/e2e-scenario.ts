@@ -4,7 +4,7 @@
  * and a fake Anthropic server that answers the "request body too large" incident with a
  * medium-risk config rewrite.
  */
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { ROOT } from "./e2e-process.ts";
@@ -28,6 +28,8 @@ export function nginxArgv(nginx: NginxServer): string[] {
   return [bin, "-p", nginx.prefix, "-c", nginx.confPath, "-e", nginx.errorLog];
 }
 
+/** The account that stands in for the site's deploy user in the end-to-end tests. */
+export const DEPLOY_USER = { name: "daemon", uid: 1, gid: 1 };
 const WEB_ROOTS = ["/var/www", "/var/www/html", "/srv/www", "/usr/share/nginx/html"];
 const CONF_ROOTS = ["/etc/nginx"];
 
@@ -61,9 +63,17 @@ export function nginxPatternsFor(nginx: NginxServer): string {
     }
   }
   if (rewritten === 0) throw new Error("patterns/nginx.yml: no policy path roots found to rewrite");
+  // The shipped targets name www-data; `daemon` stands in for the deploy user an operator adds.
+  for (const rule of spec.policy.rules) {
+    const target = rule.target as { owners?: string[] } | undefined;
+    if (target?.owners) target.owners = [...target.owners, DEPLOY_USER.name];
+  }
   // The shipped http rule allows port 80 only; the test nginx listens on its own port.
   for (const rule of spec.policy.rules)
-    if (rule.type === "http") rule.url_prefixes = [nginx.url("/"), `http://localhost:${nginx.port}/`];
+    if (rule.type === "http") {
+      rule.url_prefixes = [nginx.url("/"), `http://localhost:${nginx.port}/`];
+      rule.paths = ["/", "/status"];
+    }
   const base = nginxArgv(nginx);
   spec.service_ops = {
     validate: { program: base[0], args: [...base.slice(1), "-t"] },
@@ -83,9 +93,9 @@ export function nginxPatternsFor(nginx: NginxServer): string {
 export interface Scenario {
   nginx: NginxServer;
   fake: FakeAnthropic;
-  /** A root-owned 0600 file under the web root: 403 until the rule fix (chmod 644) runs. */
-  secretPath: string;
-  secretUrl: string;
+  /** A 0600 page of the deploy user under the web root: 403 until the rule fix (chmod 644) runs. */
+  lockedPath: string;
+  lockedUrl: string;
   /** The conf before the approved fix; the fix raises client_max_body_size of /upload. */
   confBefore: string;
   /** POST /upload with 4 KB: 413 before the approved fix, 200 after. */
@@ -146,14 +156,17 @@ export async function startScenario(): Promise<Scenario> {
       };
     },
   });
-  const secretPath = join(nginx.htmlRoot, "secret.html");
-  await Bun.write(secretPath, "<p>secret</p>\n");
-  chmodSync(secretPath, 0o600);
+  // A page the deploy user wrote with mode 600 by mistake: plain content of the site, which the
+  // rule may open up. A root-owned or secret-looking file would be refused.
+  const lockedPath = join(nginx.htmlRoot, "team.html");
+  await Bun.write(lockedPath, "<p>our team</p>\n");
+  chmodSync(lockedPath, 0o600);
+  chownSync(lockedPath, DEPLOY_USER.uid, DEPLOY_USER.gid);
   return {
     nginx,
     fake,
-    secretPath,
-    secretUrl: nginx.url("/secret.html"),
+    lockedPath,
+    lockedUrl: nginx.url("/team.html"),
     confBefore: readFileSync(nginx.confPath, "utf8"),
     upload: () =>
       fetch(nginx.url("/upload"), { method: "POST", body: "x".repeat(4096) }).then(async (r) => {

@@ -24,30 +24,29 @@ export interface TestService {
    * the harness nginx on its own port pass `nginx.url("/")`.
    */
   httpPrefixes?: string[];
+  /** The site's accounts of the chmod/chown rules' targets (default root and www-data). */
+  owners?: string[];
 }
 
 export function testPatterns(s: TestService): Map<string, ServicePatterns> {
   const op = (argv?: string[]) => (argv ? { program: argv[0]!, args: argv.slice(1) } : undefined);
+  // Test files are made by root, so root counts as one of the site's accounts here; the shipped
+  // policies name www-data only (test/executor-nginx.test.ts shows a root-owned file refused).
+  const owners = s.owners ?? ["root", "www-data"];
+  const byPath = (id: string, program: string, values: string[], kind: "file" | "dir", roots: string[]) => ({
+    id,
+    type: "run",
+    description: `${program} of ${kind}s`,
+    risk: "low",
+    program,
+    args: [{ enum: values }, { path: { roots, allow_dirs: kind === "dir" } }],
+    target: { kind, owners },
+  });
   const rules: unknown[] = [
-    {
-      id: "chmod-web",
-      type: "run",
-      description: "mode of served files",
-      risk: "low",
-      program: "chmod",
-      args: [{ enum: ["644", "640", "600", "755"] }, { path: { roots: [s.webRoot], allow_dirs: true } }],
-    },
-    {
-      id: "chown-web",
-      type: "run",
-      description: "owner of served files",
-      risk: "low",
-      program: "chown",
-      args: [
-        { enum: ["www-data", "www-data:www-data", "nobody"] },
-        { path: { roots: [s.webRoot], allow_dirs: true } },
-      ],
-    },
+    byPath("chmod-web", "chmod", ["644", "640", "600"], "file", [s.webRoot]),
+    byPath("chmod-web-dir", "chmod", ["755", "750", "700"], "dir", [s.webRoot]),
+    byPath("chown-web", "chown", ["www-data", "www-data:www-data", "nobody"], "file", [s.webRoot]),
+    byPath("chown-web-dir", "chown", ["www-data", "www-data:www-data", "nobody"], "dir", [s.webRoot]),
     {
       id: "sleep",
       type: "run",
@@ -77,6 +76,7 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
       description: "local URLs",
       risk: "low",
       url_prefixes: s.httpPrefixes ?? ["http://127.0.0.1"],
+      paths: ["/*"],
     },
   ];
   if (s.confDir)
@@ -90,17 +90,10 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
       modes: ["0644", "0640"],
     });
   if (s.confDir && s.confChmod)
-    rules.push({
-      id: "chmod-conf",
-      type: "run",
-      description: "mode of nginx config files and folders",
-      risk: "medium",
-      program: "chmod",
-      args: [
-        { enum: ["644", "640", "600", "755", "750", "700"] },
-        { path: { roots: [s.confDir], allow_dirs: true } },
-      ],
-    });
+    rules.push(
+      { ...byPath("chmod-conf", "chmod", ["644", "640", "600"], "file", [s.confDir]), risk: "medium" },
+      { ...byPath("chmod-conf-dir", "chmod", ["755", "750", "700"], "dir", [s.confDir]), risk: "medium" },
+    );
   const service_ops: Record<string, unknown> = {};
   if (s.validate) service_ops.validate = op(s.validate);
   if (s.reload) service_ops.reload = op(s.reload);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createEmbeddedBroker } from "../broker/embedded/index.ts";
 import type { Broker } from "../broker/types.ts";
 import { silentLogger } from "../core/log.ts";
@@ -24,6 +24,8 @@ import {
 
 // Real nginx (as root, from its own prefix) fixed over a real sshd with a pinned host key. The SSH
 // user is root because reloading a root nginx needs it, as it would on a host without sudo.
+// `daemon` stands in for the deploy user: the site's account the policy's targets name.
+const DEPLOY = { name: "daemon", uid: 1, gid: 1 };
 let nginx: NginxServer;
 let sshd: SshdServer;
 let broker: Broker;
@@ -42,6 +44,7 @@ beforeAll(async () => {
     validate: [...base, "-t"],
     reload: [...base, "-s", "reload"],
     configFiles: [nginx.confPath],
+    owners: ["www-data", DEPLOY.name],
   });
   const config = testConfig({
     processing: { fix_executors: 1, claim_idle_ms: 60_000 },
@@ -63,31 +66,29 @@ afterAll(async () => {
   tmp.cleanup();
 }, 60_000);
 
-test("permission denied: the low-risk fix runs by itself and nginx then serves the file", async () => {
-  const file = join(nginx.htmlRoot, "secret.html");
-  writeFileSync(file, "<p>now you see me</p>\n", { mode: 0o600 });
+const FINAL = ["fixed", "failed", "rolled_back", "refused", "awaiting_approval"] as const;
+const modeOf = (p: string) => statSync(p).mode & 0o7777;
+
+test("permission denied on a page the deploy user locked by mistake: the low-risk fix runs by itself and nginx serves it", async () => {
+  const file = join(nginx.htmlRoot, "team.png");
+  writeFileSync(file, "not really a png\n", { mode: 0o600 });
   chmodSync(file, 0o600);
-  expect((await fetch(nginx.url("/secret.html"))).status).toBe(403);
+  chownSync(file, DEPLOY.uid, DEPLOY.gid);
+  expect((await fetch(nginx.url("/team.png"))).status).toBe(403);
 
   const fix = await seedFix(broker, {
-    preconditions: [{ type: "http", url: nginx.url("/secret.html"), expect_status: 403 }],
+    preconditions: [{ type: "http", url: nginx.url("/team.png"), expect_status: 403 }],
     actions: [{ type: "run", program: "chmod", args: ["644", file] }],
-    verify: [{ type: "http", url: nginx.url("/secret.html"), expect_status: 200 }],
+    verify: [{ type: "http", url: nginx.url("/team.png"), expect_status: 200 }],
   });
-  const done = await waitForStatus(broker, fix.fix_id, [
-    "fixed",
-    "failed",
-    "rolled_back",
-    "refused",
-    "awaiting_approval",
-  ]);
+  const done = await waitForStatus(broker, fix.fix_id, [...FINAL]);
   expect(done.status_reason).toContain("applied and verified");
   expect(done.status).toBe("fixed");
   expect(done.run?.executor).toBeString();
   expect(done.steps.map((s) => s.phase)).toEqual(["precondition", "backup", "action", "verify", "validate"]);
-  const res = await fetch(nginx.url("/secret.html"));
+  const res = await fetch(nginx.url("/team.png"));
   expect(res.status).toBe(200);
-  expect(await res.text()).toBe("<p>now you see me</p>\n");
+  expect(await res.text()).toBe("not really a png\n");
   const incident = await getIncident(broker, fix.incident_id);
   expect(incident.status).toBe("fixed");
   expect(incident.fixed_at).toHaveLength(1);
@@ -97,6 +98,62 @@ test("permission denied: the low-risk fix runs by itself and nginx then serves t
   expect(
     events.some((e) => e.type === "fix.status" && e.subject === fix.fix_id && e.data.status === "fixed"),
   ).toBe(true);
+}, 60_000);
+
+test("a root-owned 600 file is not the site's: the chmod is refused on the host and nginx still refuses to serve it", async () => {
+  for (const [name, reason] of [
+    ["about.html", "belongs to root:root, not to one of the site's accounts"],
+    ["secret.html", 'looks protected on purpose ("secret.html"'],
+  ]) {
+    const file = join(nginx.htmlRoot, name!);
+    writeFileSync(file, "<p>now you see me</p>\n", { mode: 0o600 });
+    chmodSync(file, 0o600);
+    chownSync(file, 0, 0);
+    expect((await fetch(nginx.url(`/${name}`))).status).toBe(403);
+    const fix = await seedFix(broker, { actions: [{ type: "run", program: "chmod", args: ["644", file] }] });
+    const done = await waitForStatus(broker, fix.fix_id, [...FINAL]);
+    expect(done.status).toBe("refused");
+    expect(done.status_reason).toContain(reason!);
+    expect(modeOf(file)).toBe(0o600);
+    expect((await fetch(nginx.url(`/${name}`))).status).toBe(403);
+  }
+}, 60_000);
+
+test("files protected on purpose stay closed even when the site owns them: .env, .git/config, keys, dumps, credentials", async () => {
+  const cases: Array<[string, string]> = [
+    [".env", "DB_PASSWORD=hunter2\n"],
+    [".git/config", "[core]\n"],
+    ["ssl/site.key", "-----BEGIN PRIVATE KEY-----\nMIIB\n"],
+    ["backup.sql", "INSERT INTO users VALUES (1);\n"],
+    ["wp-config.php", "<?php define('DB_NAME', 'wp');\n"],
+    // A plain name whose content holds a credential: refused by the host helper's content check.
+    ["settings.txt", "api_key = 3f9a1c0b77aa\n"],
+  ];
+  for (const [rel, content] of cases) {
+    const file = join(nginx.htmlRoot, rel);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content, { mode: 0o600 });
+    chownSync(file, DEPLOY.uid, DEPLOY.gid);
+    expect((await fetch(nginx.url(`/${rel}`))).status).toBe(403);
+    const fix = await seedFix(broker, { actions: [{ type: "run", program: "chmod", args: ["644", file] }] });
+    const done = await waitForStatus(broker, fix.fix_id, [...FINAL]);
+    expect([rel, done.status]).toEqual([rel, "refused"]);
+    expect(done.status_reason).toMatch(/looks protected on purpose|holds what looks like a credential/);
+    expect(modeOf(file)).toBe(0o600);
+    expect((await fetch(nginx.url(`/${rel}`))).status).toBe(403);
+  }
+}, 120_000);
+
+test("a file rule never changes a folder, and no chmod may set a set-id or sticky bit", async () => {
+  const dir = join(nginx.htmlRoot, "assets");
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, DEPLOY.uid, DEPLOY.gid);
+  chmodSync(dir, 0o700);
+  const fix = await seedFix(broker, { actions: [{ type: "run", program: "chmod", args: ["644", dir] }] });
+  const done = await waitForStatus(broker, fix.fix_id, [...FINAL]);
+  expect(done.status).toBe("refused");
+  expect(done.status_reason).toContain("is a folder; this rule applies to files only");
+  expect(modeOf(dir)).toBe(0o700);
 }, 60_000);
 
 test("medium-risk client_max_body_size change waits for approval, then runs with it: nginx -t, reload, bigger upload accepted", async () => {

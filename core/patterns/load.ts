@@ -88,8 +88,12 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
   // Regex shapes in the policy are compiled by the policy checker; a broken one must fail here, at
   // load time, rather than refuse every fix later.
   spec.policy.rules.forEach((rule, r) => {
+    if (rule.type === "write_file")
+      for (const [i, m] of [...(rule.modes ?? []), ...(rule.create_mode ? [rule.create_mode] : [])].entries())
+        if (!/^0?[0-7]{3,4}$/.test(m) || Number.parseInt(m, 8) & 0o7000)
+          problem(["policy", "rules", r, i < (rule.modes?.length ?? 0) ? "modes" : "create_mode"], `(${rule.id}) mode "${m}" must be an octal mode without setuid, setgid or sticky bits`);
     if (rule.type !== "run") return;
-    const reason = unsafeRunRule(rule.program, rule.args, rule.rest);
+    const reason = unsafeRunRule(rule.program, rule.args, rule.rest, rule.target !== undefined);
     if (reason) problem(["policy", "rules", r, "program"], `(${rule.id}) ${reason}`);
     const shapes: Array<[Array<string | number>, ArgShape]> = rule.args.map((s, a) => [["args", a], s]);
     if (rule.rest) shapes.push([["rest"], rule.rest]);
@@ -262,10 +266,21 @@ export function unsafeRunRule(
   program: string,
   args: readonly ArgShape[],
   rest: ArgShape | undefined,
+  hasTarget = false,
 ): string | null {
   const name = program.split("/").pop() ?? program;
   if (PATH_MUTATORS.has(name)) {
     return `"${program}" changes files by path and could follow a symlink swapped in at run time: allow write_file (or chmod/chown) instead`;
+  }
+  if ((name === "chmod" || name === "chown") !== hasTarget)
+    return hasTarget
+      ? `"target" applies only to chmod and chown rules`
+      : `${name} rules need a "target" ({ kind: file|dir, owners: [...] }): the host helper checks the object's kind and owner before changing it`;
+  if (name === "chmod") {
+    const modes = args[0] && "enum" in args[0] ? args[0].enum : args[0] && "literal" in args[0] ? [args[0].literal] : [];
+    const special = modes.find((m) => !/^0?[0-7]{3,4}$/.test(m) || Number.parseInt(m, 8) & 0o7000);
+    if (special !== undefined || (args[0] && "regex" in args[0]))
+      return `chmod modes must be listed (enum or literal) octal modes without setuid, setgid or sticky bits${special === undefined ? "" : `, got "${special}"`}`;
   }
   if (name === "chmod" || name === "chown") {
     const value = args[0];

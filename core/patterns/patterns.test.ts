@@ -175,14 +175,21 @@ describe("patterns are anchored: client text never chooses the pattern or its fi
     const p = proposal("nginx.yml", line);
     expect(p.id).not.toBe("nginx-permission-denied");
     expect(p.fix).toBeNull();
-    // The same request without the trick is still fixed by the rule, path and all.
+    // The same request without the trick matches the rule, path and all; the policy then refuses
+    // the fix, since a .env file is protected on purpose.
     const real = proposal(
       "nginx.yml",
       '2026/11/24 01:02:03 [error] 1234#1234: *10 open() "/var/www/html/app/.env" failed (13: Permission denied), client: 127.0.0.1, server: localhost, request: "GET /app/.env HTTP/1.1", host: "localhost"',
     );
     expect(real.id).toBe("nginx-permission-denied");
     expect(real.fields.path).toBe("/var/www/html/app/.env");
-    expect(real.decision?.allowed).toBe(true);
+    expect(real.decision?.allowed).toBe(false);
+    expect(real.decision?.refused[0]?.reason).toContain('looks protected on purpose (".env"');
+    const plain = proposal(
+      "nginx.yml",
+      '2026/11/24 01:02:03 [error] 1234#1234: *10 open() "/var/www/html/app/logo.png" failed (13: Permission denied), client: 127.0.0.1, server: localhost, request: "GET /app/logo.png HTTP/1.1", host: "localhost"',
+    );
+    expect(plain.decision?.allowed).toBe(true);
   });
 
   test("postgres: SQL text that quotes a server message chooses no pattern with a fix", () => {

@@ -41,6 +41,17 @@ export const ArgShape = v.union([
   v.strictObject({ directive: v.pipe(v.array(v.string()), v.minLength(1)), ...LeadingDash }),
   /** An anchored regex the whole argument must match (e.g. a size like 10m). */
   v.strictObject({ regex: RegexSource, ...LeadingDash }),
+  /**
+   * A size as Redis and nginx write it (`512mb`, `2gb`), between `min` and `max` (same syntax);
+   * 0 ("unlimited") is never accepted. `units` limits how it may be written (e.g. [mb, gb]).
+   */
+  v.strictObject({
+    size: v.strictObject({
+      min: v.pipe(v.string(), v.regex(/^\d+(?:b|kb|k|mb|m|gb|g)?$/i, "expected a size like 64mb")),
+      max: v.pipe(v.string(), v.regex(/^\d+(?:b|kb|k|mb|m|gb|g)?$/i, "expected a size like 64gb")),
+      units: v.optional(v.array(v.string())),
+    }),
+  }),
 ]);
 export type ArgShape = v.InferOutput<typeof ArgShape>;
 
@@ -49,6 +60,30 @@ const RuleBase = {
   description: v.string(),
   risk: Risk,
 };
+
+/**
+ * What a chmod/chown rule may act on, checked by the host helper on the opened object (not on the
+ * path as written, which a symlink can change): its kind, whose it is, and whether it looks
+ * protected on purpose. A change that widens access (a chmod adding a permission bit, any chown)
+ * of a file an outsider can name in a request must not expose what its owner locked away.
+ */
+export const ChangeTarget = v.strictObject({
+  /** `file` rules never touch a folder and `dir` rules never a file. */
+  kind: v.picklist(["file", "dir"], 'expected "file" or "dir"'),
+  /**
+   * A widening change applies only when the object's owner user or group is one of these (the
+   * site's accounts: www-data, the deploy user). A root-owned 600 file was locked on purpose.
+   */
+  owners: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/))), v.minLength(1)),
+  /**
+   * `refuse` (the default): a widening change of a path that looks protected on purpose (a dot
+   * file or folder on the way, a key, certificate, dump, backup, env or htpasswd name) or of a
+   * file whose first 64 KiB hold a credential is refused. `off` is for rules whose roots hold no
+   * served content.
+   */
+  protected: v.optional(v.picklist(["refuse", "off"]), "refuse"),
+});
+export type ChangeTarget = v.InferOutput<typeof ChangeTarget>;
 
 export const PolicyRule = v.variant("type", [
   v.strictObject({
@@ -59,6 +94,8 @@ export const PolicyRule = v.variant("type", [
     args: v.optional(v.array(ArgShape), []),
     rest: v.optional(ArgShape),
     max_args: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    /** Required for chmod/chown rules (see ChangeTarget); not allowed on other programs. */
+    target: v.optional(ChangeTarget),
   }),
   v.strictObject({
     ...RuleBase,
@@ -66,6 +103,11 @@ export const PolicyRule = v.variant("type", [
     path: v.strictObject({ roots: v.pipe(v.array(v.string()), v.minLength(1)) }),
     max_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1_048_576),
     modes: v.optional(v.array(v.string())),
+    /**
+     * Mode of a file the rule creates when the action gives none (default: the first of `modes`,
+     * else 0640). An existing file keeps its mode without group/other write.
+     */
+    create_mode: v.optional(v.pipe(v.string(), v.regex(/^0?[0-7]{3}$/, "expected a mode like 0640"))),
   }),
   v.strictObject({
     ...RuleBase,
@@ -80,14 +122,60 @@ export const PolicyRule = v.variant("type", [
      * host, port and path. A prefix without a port means the scheme's default port (80, 443).
      */
     url_prefixes: v.pipe(v.array(v.string()), v.minLength(1)),
+    /**
+     * The paths a check may GET on those hosts: exact (`/status`), or a prefix ending in `*`
+     * (`/static/*`). Any other path on the local port is refused: a verify step is not a way to
+     * make the host request an arbitrary local URL.
+     */
+    paths: v.pipe(
+      v.array(v.pipe(v.string(), v.regex(/^\/[^?#\s]*$/, "expected a path like /status or /static/*"))),
+      v.minLength(1),
+    ),
   }),
 ]);
 export type PolicyRule = v.InferOutput<typeof PolicyRule>;
+
+/**
+ * What `write_file` may never put into a config file of this service: directives that load code,
+ * run commands or open the door (nginx `load_module`, PostgreSQL `shared_preload_libraries`, Redis
+ * `loadmodule`, Odoo `admin_passwd`). Checked on the parsed new content, and on the host against
+ * the current file: a forbidden directive may be kept exactly as it is, never added, changed or
+ * removed.
+ */
+export const ContentRule = v.union([
+  v.strictObject({
+    /** Directive (or key) name, compared case-insensitively. */
+    directive: v.pipe(v.string(), v.minLength(1)),
+    /** Only entries whose value matches this regex are forbidden (`user root`, `nopass`). */
+    value: v.optional(RegexSource),
+    why: v.string(),
+    /** Basenames (glob with `*`) the rule applies to; default every file. */
+    files: v.optional(v.array(v.string())),
+  }),
+  v.strictObject({
+    /** A regex over each non-comment line (pg_hba.conf lines with `trust`). */
+    line: RegexSource,
+    why: v.string(),
+    files: v.optional(v.array(v.string())),
+  }),
+]);
+export type ContentRule = v.InferOutput<typeof ContentRule>;
+
+export const ContentPolicy = v.strictObject({
+  /**
+   * How a directive and its value are read: `nginx` (`name args;` statements), `keyvalue` (one
+   * `name [=] value` per line: postgresql.conf, redis.conf), `ini` (`key = value` under sections).
+   */
+  syntax: v.picklist(["nginx", "keyvalue", "ini"]),
+  forbidden: v.pipe(v.array(ContentRule), v.minLength(1)),
+});
+export type ContentPolicy = v.InferOutput<typeof ContentPolicy>;
 
 export const Policy = v.strictObject({
   /** Words an operator can review: what this policy lets mcpmon do on a host, and why. */
   description: v.string(),
   rules: v.array(PolicyRule),
+  content: v.optional(ContentPolicy),
 });
 export type Policy = v.InferOutput<typeof Policy>;
 

@@ -1,8 +1,20 @@
 import * as v from "valibot";
 import type { Policy, PolicyRule } from "../patterns/schema.ts";
 import { Action, Check, maxRisk, RISK_ORDER, type Risk } from "../schemas/actions.ts";
-import { argReason, normaliseMode, pathReason, programReason, urlReason } from "./shapes.ts";
+import { contentFindings } from "./content.ts";
+import { protectedNameReason } from "./protected.ts";
+import {
+  argReason,
+  escapeControls,
+  normaliseMode,
+  pathReason,
+  programReason,
+  urlPathReason,
+  urlReason,
+} from "./shapes.ts";
 
+export { contentReasons } from "./content.ts";
+export { PROTECTED_WORDS, protectedNameReason } from "./protected.ts";
 export { controlCharReason, normaliseMode, pathReason } from "./shapes.ts";
 
 /**
@@ -22,6 +34,8 @@ export interface PolicyVerdict {
   risk?: Risk;
   /** Why it was refused, naming the action. */
   reason?: string;
+  /** Why an allowed action's risk is above its rule's (a config directive checked on the host). */
+  note?: string;
 }
 
 export interface PolicyDecision {
@@ -52,7 +66,7 @@ export function checkAction(
     kind,
     action,
     allowed: false,
-    reason: `${describeAction(action)}: ${reason}`,
+    reason: escapeControls(`${describeAction(action)}: ${reason}`),
   });
   const isCheck = kind === "precondition" || kind === "verify";
   const parsed = v.safeParse(isCheck ? Check : Action, action);
@@ -75,8 +89,18 @@ export function checkAction(
   if (candidates.length === 0) return refuse(`no rule allows ${a.type} actions`);
   const reasons: string[] = [];
   for (const rule of candidates) {
-    const reason = ruleReason(rule, a);
-    if (reason === null) return { index, kind, action, allowed: true, rule: rule.id, risk: rule.risk };
+    const reason = ruleReason(rule, a, policy);
+    if (reason === null) {
+      const verdict: PolicyVerdict = { index, kind, action, allowed: true, rule: rule.id, risk: rule.risk };
+      if (a.type === "write_file") {
+        const onHost = contentFindings(policy.content, a.path, a.content).onHost;
+        if (onHost.length) {
+          verdict.risk = "high";
+          verdict.note = `high risk: ${onHost.join("; ")}`;
+        }
+      }
+      return verdict;
+    }
     if (reason !== SKIP) reasons.push(`${rule.id}: ${reason}`);
   }
   return refuse(reasons.length ? reasons.join("; ") : "no rule matches");
@@ -85,7 +109,7 @@ export function checkAction(
 const SKIP = "\u0000skip";
 
 /** Why `rule` does not allow `a` (null when it does; SKIP when the rule is about something else). */
-function ruleReason(rule: PolicyRule, a: Action | Check): string | null {
+function ruleReason(rule: PolicyRule, a: Action | Check, policy: Policy): string | null {
   switch (rule.type) {
     case "run": {
       if (a.type !== "run" || a.program !== rule.program) return SKIP;
@@ -102,6 +126,13 @@ function ruleReason(rule: PolicyRule, a: Action | Check): string | null {
         const reason = argReason(args[i]!, shape);
         if (reason) return `argument ${i + 1}: ${reason}`;
       }
+      if (rule.target?.protected === "refuse") {
+        const pathShape = rule.args[1];
+        if (pathShape && "path" in pathShape && args[1] !== undefined) {
+          const looks = protectedNameReason(args[1], pathShape.path.roots);
+          if (looks) return looks;
+        }
+      }
       return null;
     }
     case "write_file": {
@@ -110,20 +141,23 @@ function ruleReason(rule: PolicyRule, a: Action | Check): string | null {
       if (bad) return bad;
       const bytes = Buffer.byteLength(a.content, "utf8");
       if (bytes > rule.max_bytes) return `content is ${bytes} bytes, at most ${rule.max_bytes} allowed`;
+      if (a.mode !== undefined && Number.parseInt(a.mode, 8) & 0o7000)
+        return `mode ${a.mode} sets a setuid, setgid or sticky bit, which a fix never does`;
       if (
         a.mode !== undefined &&
         rule.modes &&
         !rule.modes.map(normaliseMode).includes(normaliseMode(a.mode))
       )
         return `mode ${a.mode} is not one of ${rule.modes.join(", ")}`;
-      return null;
+      const content = contentFindings(policy.content, a.path, a.content).refused;
+      return content.length ? content.join("; ") : null;
     }
     case "service":
       if (a.type !== "service") return SKIP;
       return rule.ops.includes(a.op) ? null : `operation "${a.op}" is not one of ${rule.ops.join(", ")}`;
     case "http":
       if (a.type !== "http") return SKIP;
-      return urlReason(a.url, rule.url_prefixes);
+      return urlReason(a.url, rule.url_prefixes) ?? urlPathReason(a.url, rule.paths);
   }
 }
 
@@ -181,6 +215,10 @@ export function shellQuote(arg: string): string {
 
 /** One line naming an action for reasons and logs: `run chmod 644 /var/www/x`, `write_file /etc/…`. */
 export function describeAction(action: unknown): string {
+  return escapeControls(describeRaw(action));
+}
+
+function describeRaw(action: unknown): string {
   if (!action || typeof action !== "object") return `action ${JSON.stringify(action) ?? String(action)}`;
   const a = action as Record<string, unknown>;
   const text = (x: unknown) => JSON.stringify(x)?.slice(0, 200) ?? String(x);

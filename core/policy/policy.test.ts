@@ -64,7 +64,14 @@ const policy: Policy = {
     },
     { id: "reload", type: "service", description: "", risk: "low", ops: ["validate", "reload"] },
     { id: "restart", type: "service", description: "", risk: "high", ops: ["restart"] },
-    { id: "local", type: "http", description: "", risk: "low", url_prefixes: ["http://127.0.0.1"] },
+    {
+      id: "local",
+      type: "http",
+      description: "",
+      risk: "low",
+      url_prefixes: ["http://127.0.0.1"],
+      paths: ["/x", "/"],
+    },
   ],
 };
 
@@ -157,10 +164,11 @@ const verdict = (p: Policy, program: string, ...args: string[]) => {
 describe("path shapes: a root itself is never a target", () => {
   test("the roots are refused for every path shape, folders allowed or not; paths below them pass", () => {
     expect(verdict(policy, "chmod", "755", "/var/www")).toMatch(/refused: .*"\/var\/www" is a root itself/);
-    expect(verdict(policy, "chmod", "755", "/var/www/")).toMatch(/is a root itself/);
+    expect(verdict(policy, "chmod", "755", "/var/www/")).toMatch(/ends with "\/": name the folder without/);
     expect(verdict(policy, "chmod", "644", "/srv/www")).toMatch(/is a root itself/);
     expect(verdict(policy, "ls", "/var/www")).toMatch(/is a root itself/);
-    expect(verdict(policy, "chmod", "755", "/var/www/html/")).toBe("chmod-web low");
+    expect(verdict(policy, "chmod", "755", "/var/www/html")).toBe("chmod-web low");
+    expect(verdict(policy, "chmod", "755", "/var/www/html/")).toMatch(/without a trailing slash/);
     expect(verdict(policy, "ls", "/var/www/html/")).toMatch(/names a folder/);
   });
 
@@ -170,22 +178,19 @@ describe("path shapes: a root itself is never a target", () => {
       ["chown", "www-data:www-data", "/var/www"],
       ["chmod", "640", "/var/www/html"],
       ["chmod", "644", "/var/www"],
-      ["chmod", "755", "/usr/share/nginx/html/"],
       ["test", "-d", "/srv/www"],
     ])
       expect(verdict(nginx, args[0]!, ...args.slice(1))).toMatch(/refused: .*is a root itself/);
-    // Folder modes and owners are medium: the policy cannot tell config.php from a folder.
-    expect(verdict(nginx, "chmod", "755", "/var/www/html/app/config.php")).toBe("chmod-web-folder medium");
+    expect(verdict(nginx, "chmod", "755", "/usr/share/nginx/html/")).toMatch(/without a trailing slash/);
+    // Folder modes and owners are medium; whether the path is a folder is checked on the host.
+    expect(verdict(nginx, "chmod", "755", "/var/www/html/app/lib")).toBe("chmod-web-folder medium");
     expect(verdict(nginx, "chown", "www-data:www-data", "/var/www/html/app")).toBe(
       "chown-web-content medium",
     );
     expect(verdict(nginx, "chmod", "644", "/var/www/html/x.png")).toBe("chmod-web-content low");
     expect(verdict(nginx, "chmod", "644", "/var/www/html/assets/")).toMatch(/names a folder/);
     expect(
-      needsApproval(
-        checkFix(nginx, { actions: [run("chmod", "755", "/var/www/html/a/config.php")] }).risk,
-        "low",
-      ),
+      needsApproval(checkFix(nginx, { actions: [run("chmod", "755", "/var/www/html/a/lib")] }).risk, "low"),
     ).toBe(true);
   });
 });
@@ -195,7 +200,9 @@ describe("http checks: a prefix without a port means the scheme's default port",
     checkAction(
       {
         description: "",
-        rules: [{ id: "h", type: "http", description: "", risk: "low", url_prefixes: prefixes }],
+        rules: [
+          { id: "h", type: "http", description: "", risk: "low", url_prefixes: prefixes, paths: ["/*"] },
+        ],
       },
       { type: "http", url },
       "verify",
@@ -214,7 +221,7 @@ describe("http checks: a prefix without a port means the scheme's default port",
     const nginx = shipped("nginx");
     const odoo = shipped("odoo");
     const check = (p: Policy, url: string) => checkAction(p, { type: "http", url }, "verify").allowed;
-    expect(check(nginx, "http://127.0.0.1/status")).toBe(true);
+    expect(check(nginx, "http://127.0.0.1/")).toBe(true);
     expect(check(nginx, "http://localhost/")).toBe(true);
     expect(check(nginx, "http://127.0.0.1:6379/")).toBe(false);
     expect(check(nginx, "http://localhost:22/")).toBe(false);
@@ -330,4 +337,96 @@ test("policy check command: per-action verdicts and exit codes", () => {
   expect(text).toMatch(/1 allowed, 1 refused/);
   expect(runPolicyCheckCommand({ service: "nginx", patternsDir: dir, actionJson: "{" }, out)).toBe(2);
   expect(runPolicyCheckCommand({ service: "nope", patternsDir: dir, actionJson: "{}" }, out)).toBe(2);
+});
+
+describe("what an anonymous web client can name: protected files are never opened up", () => {
+  const nginx = shipped("nginx");
+  test("dot files, dot folders, keys, dumps, backups and credential names are refused, naming why", () => {
+    for (const path of [
+      "/var/www/html/.env",
+      "/var/www/html/.git/config",
+      "/var/www/html/app/.htpasswd",
+      "/var/www/html/ssl/site.key",
+      "/var/www/html/certs/site.pem",
+      "/var/www/html/backup.sql",
+      "/var/www/html/db.sql.gz",
+      "/var/www/html/index.php.bak",
+      "/var/www/html/index.php~",
+      "/var/www/html/wp-config.php",
+      "/var/www/html/.ssh/id_rsa",
+      "/var/www/html/site-backup.tar.gz",
+      "/var/www/html/prod.env",
+    ]) {
+      expect(verdict(nginx, "chmod", "644", path)).toMatch(/looks protected on purpose/);
+      expect(verdict(nginx, "chown", "www-data", path)).toMatch(/looks protected on purpose/);
+    }
+  });
+  test("look-alikes that are plain content stay fixable", () => {
+    for (const path of [
+      "/var/www/html/img/logo.png",
+      "/var/www/html/app.3f9a1c.js",
+      "/var/www/html/privacy.html",
+      "/var/www/html/reset-password.html",
+      "/var/www/html/keyboard.css",
+      "/var/www/html/env-setup.html",
+    ])
+      expect(verdict(nginx, "chmod", "644", path)).toBe("chmod-web-content low");
+  });
+  test("a root that itself has a dot in its path is the operator's choice, not a protected name", () => {
+    const p: Policy = {
+      description: "",
+      rules: [
+        {
+          id: "c",
+          type: "run",
+          description: "",
+          risk: "low",
+          program: "chmod",
+          args: [{ enum: ["644"] }, { path: { roots: ["/srv/.sites/www"], allow_dirs: false } }],
+          target: { kind: "file", owners: ["www-data"], protected: "refuse" },
+        },
+      ],
+    };
+    expect(verdict(p, "chmod", "644", "/srv/.sites/www/a.png")).toBe("c low");
+    expect(verdict(p, "chmod", "644", "/srv/.sites/www/.env")).toMatch(/protected on purpose/);
+  });
+  test("group write on served files is medium, not low", () => {
+    expect(verdict(nginx, "chmod", "664", "/var/www/html/a.php")).toBe("chmod-web-group-write medium");
+  });
+});
+
+describe("text that forges what the approval screen shows is refused", () => {
+  test("C1 controls, bidi overrides and isolates, line and paragraph separators", () => {
+    for (const ch of ["\u0085", "\u009b", "\u202e", "\u202a", "\u2066", "\u2069", "\u2028", "\u2029"])
+      expect(verdict(policy, "chmod", "644", `/var/www/a${ch}gnp.x`)).toMatch(
+        /^refused: [^\u2028\u2029\u202a-\u202e\u2066-\u2069\u0080-\u009f]*contains a/,
+      );
+    expect(verdict(policy, "chmod", "644", "/var/www/caf\u00e9.png")).toBe("chmod-web low");
+  });
+});
+
+describe("sizes: a limit is never raised to unlimited", () => {
+  const redis = shipped("redis");
+  test("maxmemory 0 and out-of-range sizes are refused; a bounded raise passes", () => {
+    const set = (v: string) => verdict(redis, "redis-cli", "CONFIG", "SET", "maxmemory", v);
+    expect(set("0")).toMatch(/means unlimited/);
+    expect(set("0mb")).toMatch(/means unlimited/);
+    expect(set("1mb")).toMatch(/outside 64mb..256gb/);
+    expect(set("999999gb")).toMatch(/outside/);
+    expect(set("512")).toMatch(/unit must be one of mb, gb/);
+    expect(set("2gb")).toBe("redis-set-maxmemory medium");
+  });
+});
+
+describe("http verify steps fetch only the paths their rule lists", () => {
+  const nginx = shipped("nginx");
+  const check = (url: string) => checkAction(nginx, { type: "http", url }, "verify");
+  test("any other path on the local port is refused, however the host is spelt", () => {
+    expect(check("http://127.0.0.1/").allowed).toBe(true);
+    expect(check("http://127.0.0.1/admin/reset?all=1").reason).toMatch(/path "\/admin\/reset" is not one/);
+    expect(check("http://0x7f.1/").allowed).toBe(true);
+    expect(check("http://2130706433/").allowed).toBe(true);
+    expect(check("http://0x7f.1/server-status").allowed).toBe(false);
+    expect(check("http://127.0.0.1/x/../admin").reason).toMatch(/"\/admin"/);
+  });
 });

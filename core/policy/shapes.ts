@@ -6,8 +6,15 @@ import type { ArgShape } from "../patterns/schema.ts";
  * reason when it does not. They are pure and strict: anything they cannot prove safe is refused.
  */
 
-/** C0 control characters and DEL: never part of a legitimate argument, path or URL. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/**
+ * Characters never part of a legitimate argument, path or URL: C0 and C1 control characters, DEL,
+ * bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the line and
+ * paragraph separators U+2028/U+2029. The last three families do nothing in a file system, but they
+ * forge what an operator reads on the approval screen: `/var/www/html/\u202Egnp.env` shows as
+ * `…/vne.png`.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
 /**
  * Characters refused inside paths even though arguments are quoted. Quoting already stops them
@@ -15,10 +22,22 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  */
 const PATH_SPECIAL = /[`$;|&<>\\*?!{}'"]/;
 
+/** `value` with every character CONTROL refuses written as an escape, for reasons and screens. */
+export function escapeControls(value: string): string {
+  return value.replace(
+    new RegExp(CONTROL.source, "g"),
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 export function controlCharReason(value: string): string | null {
   const m = CONTROL.exec(value);
   if (!m) return null;
   const code = m[0].charCodeAt(0);
+  if (code >= 0x2000) {
+    const kind = code === 0x2028 || code === 0x2029 ? "line or paragraph separator" : "bidirectional control";
+    return `contains a ${kind} character (U+${code.toString(16).toUpperCase()}), which changes how the text is displayed`;
+  }
   const name = code === 0 ? "NUL" : code === 10 ? "newline" : code === 13 ? "carriage return" : "control";
   return `contains a ${name} character (0x${code.toString(16).padStart(2, "0")})`;
 }
@@ -27,8 +46,11 @@ export function controlCharReason(value: string): string | null {
  * A path strictly below one of `roots`: absolute, no `.`/`..` segments, no empty segments (`//`),
  * no shell specials; the normalised path must start with `root/`. A root itself is never allowed,
  * folders or not: the roots are whole web roots and data folders, and one `chmod 640 /var/www/html`
- * or `chown www-data /var/www` changes a whole site at once. `allowDirs` lets a path be written as a
- * folder ("…/assets/"); without it such a path is refused.
+ * or `chown www-data /var/www` changes a whole site at once. A trailing slash is always refused: it
+ * makes the kernel follow a symlink at the last component (`…/a/` where `a` was swapped for a link
+ * to a root), and a folder is named without one. Whether a rule applies to files or folders is the
+ * rule's `target.kind`, checked on the host on the opened object (`allowDirs` is kept for the
+ * message only).
  * Symlinks are resolved on the host by the executor, which calls this again on the real path.
  */
 export function pathReason(value: string, roots: string[], allowDirs: boolean): string | null {
@@ -39,7 +61,10 @@ export function pathReason(value: string, roots: string[], allowDirs: boolean): 
   const segments = value.split("/").slice(1);
   if (segments.some((s) => s === ".." || s === ".")) return `"${value}" contains a "." or ".." segment`;
   if (PATH_SPECIAL.test(value)) return `"${value}" contains a shell special character`;
-  if (value.endsWith("/") && value.length > 1 && !allowDirs) return `"${value}" names a folder`;
+  if (value.endsWith("/") && value.length > 1)
+    return allowDirs
+      ? `"${value}" ends with "/": name the folder without a trailing slash`
+      : `"${value}" names a folder`;
   const normal = posix.normalize(value).replace(/\/+$/, "") || "/";
   const normalRoots = roots.map((raw) => posix.normalize(raw).replace(/\/+$/, "") || "/");
   // Roots may nest (/var/www and /var/www/html): being below one does not make another a target.
@@ -74,6 +99,7 @@ export function argReason(value: string, shape: ArgShape): string | null {
     const { min, max } = shape.int;
     return n >= min && n <= max ? null : `${n} is outside ${min}..${max}`;
   }
+  if ("size" in shape) return sizeReason(value, shape.size);
   // Shapes that accept open-ended text: a value starting with "-" would be read as an option.
   if (value.startsWith("-") && !shape.allow_leading_dash)
     return `"${value}" starts with "-" and would be read as an option`;
@@ -84,6 +110,42 @@ export function argReason(value: string, shape: ArgShape): string | null {
     return shape.directive.includes(value) ? null : `directive "${value}" is not allowed`;
   }
   return anchored(shape.regex).test(value) ? null : `"${value}" does not match /${shape.regex}/`;
+}
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  k: 1000,
+  mb: 1024 ** 2,
+  m: 1e6,
+  gb: 1024 ** 3,
+  g: 1e9,
+};
+
+/** Bytes of a size as Redis and nginx write it (`512mb`, `2gb`, `64m`), or null when it is not one. */
+export function parseSize(value: string): number | null {
+  const m = /^(\d{1,12})(b|kb|k|mb|m|gb|g)?$/i.exec(value);
+  if (!m) return null;
+  return Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!;
+}
+
+/**
+ * A size within bounds. `0` means "unlimited" to Redis (`maxmemory 0`) and nginx
+ * (`client_max_body_size 0`): a fix that "raises" a limit to 0 removes it, so a minimum above 0
+ * refuses it whatever unit it is written in.
+ */
+function sizeReason(value: string, bounds: { min: string; max: string; units?: string[] }): string | null {
+  const bytes = parseSize(value);
+  if (bytes === null) return `"${value}" is not a size like 512mb`;
+  if (bytes === 0)
+    return `"${value}" means unlimited; a fix may only set a bounded size (${bounds.min}..${bounds.max})`;
+  const unit = /[a-z]+$/i.exec(value)?.[0]?.toLowerCase() ?? "";
+  if (bounds.units && !bounds.units.includes(unit))
+    return `"${value}": the unit must be one of ${bounds.units.join(", ")}`;
+  const min = parseSize(bounds.min) ?? 0;
+  const max = parseSize(bounds.max) ?? Number.POSITIVE_INFINITY;
+  return bytes >= min && bytes <= max ? null : `${value} is outside ${bounds.min}..${bounds.max}`;
 }
 
 /** Program names: a bare name, or an absolute path only when the rule names that exact path. */
@@ -149,6 +211,18 @@ export function urlReason(value: string, prefixes: string[]): string | null {
         ? ` (port ${effectivePort(url)} is not allowed)`
         : "";
   return `"${value}" is not under ${prefixes.join(", ")}${hint}`;
+}
+
+/**
+ * The URL's path is one the rule lists: exact, or below a `prefix/*`. Compared after the URL
+ * parser has normalised it (percent-encoding, `.` segments), so `/status/../admin` is `/admin`.
+ */
+export function urlPathReason(value: string, paths: string[]): string | null {
+  const path = new URL(value).pathname;
+  for (const p of paths) {
+    if (p.endsWith("*") ? path.startsWith(p.slice(0, -1)) : path === p) return null;
+  }
+  return `path "${path}" is not one a verify step may fetch (${paths.join(", ")})`;
 }
 
 function printable(value: string): string {
