@@ -91,7 +91,10 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
     if (rule.type === "write_file")
       for (const [i, m] of [...(rule.modes ?? []), ...(rule.create_mode ? [rule.create_mode] : [])].entries())
         if (!/^0?[0-7]{3,4}$/.test(m) || Number.parseInt(m, 8) & 0o7000)
-          problem(["policy", "rules", r, i < (rule.modes?.length ?? 0) ? "modes" : "create_mode"], `(${rule.id}) mode "${m}" must be an octal mode without setuid, setgid or sticky bits`);
+          problem(
+            ["policy", "rules", r, i < (rule.modes?.length ?? 0) ? "modes" : "create_mode"],
+            `(${rule.id}) mode "${m}" must be an octal mode without setuid, setgid or sticky bits`,
+          );
     if (rule.type !== "run") return;
     const reason = unsafeRunRule(rule.program, rule.args, rule.rest, rule.target !== undefined);
     if (reason) problem(["policy", "rules", r, "program"], `(${rule.id}) ${reason}`);
@@ -277,7 +280,8 @@ export function unsafeRunRule(
       ? `"target" applies only to chmod and chown rules`
       : `${name} rules need a "target" ({ kind: file|dir, owners: [...] }): the host helper checks the object's kind and owner before changing it`;
   if (name === "chmod") {
-    const modes = args[0] && "enum" in args[0] ? args[0].enum : args[0] && "literal" in args[0] ? [args[0].literal] : [];
+    const modes =
+      args[0] && "enum" in args[0] ? args[0].enum : args[0] && "literal" in args[0] ? [args[0].literal] : [];
     const special = modes.find((m) => !/^0?[0-7]{3,4}$/.test(m) || Number.parseInt(m, 8) & 0o7000);
     if (special !== undefined || (args[0] && "regex" in args[0]))
       return `chmod modes must be listed (enum or literal) octal modes without setuid, setgid or sticky bits${special === undefined ? "" : `, got "${special}"`}`;
