@@ -201,7 +201,7 @@ export class Pipeline {
       {
         broker: this.d.broker,
         patterns: this.d.patterns,
-        autoApproveMaxRisk: this.d.config.executor.auto_approve_max_risk,
+        approval: this.d.config.executor,
       },
       incident,
       outcome.proposal as Proposal,

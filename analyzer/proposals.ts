@@ -8,7 +8,8 @@
 import { enqueueFix } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import type { ServicePatterns } from "../core/patterns/index.ts";
-import { checkFix, describeAction, needsApproval } from "../core/policy/index.ts";
+import { type ApprovalSettings, approvalReason } from "../core/policy/approval.ts";
+import { checkFix, describeAction } from "../core/policy/index.ts";
 import { maxRisk, type Risk } from "../core/schemas/actions.ts";
 import type { Fix, FixStatus } from "../core/schemas/fix.ts";
 import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
@@ -23,7 +24,8 @@ const SHELLISH = /[;&|`$<>\u0000-\u001f\u007f]|\$\(/;
 export interface ProposalContext {
   broker: Broker;
   patterns: Map<string, ServicePatterns>;
-  autoApproveMaxRisk: Risk;
+  /** executor.auto_approve_max_risk (rule fixes) and auto_approve_model_max_risk (Claude's). */
+  approval: ApprovalSettings;
 }
 
 export interface ProposalResult {
@@ -76,12 +78,8 @@ export async function submitProposal(
     if (bad !== undefined) refusals.push(`${describeAction(a)}: shell syntax in ${JSON.stringify(bad)}`);
   }
 
-  const status: FixStatus =
-    refusals.length > 0
-      ? "refused"
-      : needsApproval(risk, ctx.autoApproveMaxRisk)
-        ? "awaiting_approval"
-        : "queued";
+  const waits = approvalReason({ source: proposal.source, risk, verify: proposal.verify }, ctx.approval);
+  const status: FixStatus = refusals.length > 0 ? "refused" : waits ? "awaiting_approval" : "queued";
   const now = new Date().toISOString();
   const fixId = fixIdFor(incident);
   const fix: Fix = {
@@ -118,7 +116,7 @@ export async function submitProposal(
     target === "needs_human"
       ? `fix ${fixId} refused: ${stored.status_reason ?? "by policy"}`
       : target === "awaiting_approval"
-        ? `fix ${fixId} (risk ${stored.risk}) waits for an operator`
+        ? `fix ${fixId} (risk ${stored.risk}) waits for an operator: ${waits ?? "approval needed"}`
         : undefined;
   const inc = await changeStatus(ctx.broker, incident.incident_id, {
     round,

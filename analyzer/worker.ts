@@ -114,6 +114,7 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
         maxTokens: config.claude.max_tokens,
         batchSize: config.token_limits.batch_size,
         batchWaitMs: config.claude.batch_wait_ms,
+        batchAcrossClients: config.claude.batch_across_clients,
         criticalServices: config.processing.critical_services,
         patterns: opts.patterns,
         log,

@@ -139,6 +139,7 @@ describe("the real server answers oversized bodies with the JSON error", () => {
     const broker = createEmbeddedBroker({ path: ":memory:" });
     const config = v.parse(CentralConfig, {
       api: { tokens: [{ name: "o", token: op, role: "operator" }], max_body_bytes: 1000 },
+      targets: { app: { host: "127.0.0.1" } },
     });
     const api = await startApi({
       broker,
@@ -258,5 +259,55 @@ describe("POST /errors against the patterns", () => {
       body: { ...client, service_type: "postgres" },
     });
     expect(ok.status).toBe(201);
+  });
+});
+
+describe("a reporter token cannot choose where a fix runs", () => {
+  test("events for a client that is neither configured nor registered are refused with 422 naming the key, from any token", async () => {
+    const { call, broker } = setup();
+    for (const token of [TOKENS.reporter, TOKENS.admin]) {
+      const res = await call("POST", "/errors", {
+        token,
+        body: [base, { ...base, client_id: "attacker-box", host: "10.6.6.6" }],
+      });
+      expect(res.status).toBe(422);
+      expect(res.json.error).toBe("unknown_client");
+      expect(res.json.problems[0]).toEqual({
+        path: "body[1].client_id",
+        message: 'client "attacker-box" is neither configured (targets) nor registered (POST /clients)',
+      });
+    }
+    // Nothing of the refused batch was appended.
+    expect(await broker.range(broker.keys.errors)).toHaveLength(0);
+  });
+
+  test("a token bound to client ids reports only for them; a registered client only for its service", async () => {
+    const tokens = [
+      { name: "shop-app", token: "bound-reporter-1", role: "reporter", clients: ["app"] },
+      { name: "ada", token: TOKENS.admin, role: "admin" },
+    ];
+    const { call } = setup({ tokens });
+    const ok = await call("POST", "/errors", { token: "bound-reporter-1", body: base });
+    expect(ok.status).toBe(202);
+    const other = await call("POST", "/errors", {
+      token: "bound-reporter-1",
+      body: { ...base, client_id: "web-01" },
+    });
+    expect(other.status).toBe(422);
+    expect(other.json.message).toBe('the token "shop-app" may report only for "app", not "web-01"');
+    // A registered client (a collector's heartbeat or POST /clients) is known, for its own service.
+    const reg = await call("POST", "/clients", {
+      token: TOKENS.admin,
+      body: { client_id: "db-07", host: "10.0.0.7", service_type: "postgres" },
+    });
+    expect(reg.status).toBe(201);
+    const pg = { client_id: "db-07", host: "x", service: "postgres", message: "m" };
+    expect((await call("POST", "/errors", { token: TOKENS.admin, body: pg })).status).toBe(202);
+    const wrong = await call("POST", "/errors", { token: TOKENS.admin, body: { ...pg, service: "nginx" } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.json.problems[0]).toEqual({
+      path: "body.service",
+      message: 'client "db-07" is registered for service "postgres", not "nginx"',
+    });
   });
 });

@@ -19,11 +19,15 @@ export interface TokenEntry {
   name: string;
   token: string;
   role: Role;
+  /** A reporter bound to these client ids may only report errors for them. */
+  clients?: string[];
 }
 
 export interface Principal {
   name: string;
   role: Role;
+  /** Client ids the token may report for; absent: any known client. */
+  clients?: string[];
 }
 
 /**
@@ -37,7 +41,10 @@ export class TokenAuth {
   constructor(tokens: TokenEntry[]) {
     this.entries = tokens
       .filter((t) => t.token.length > 0)
-      .map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: t.role } }));
+      .map((t) => ({
+        digest: digest(t.token),
+        principal: { name: t.name, role: t.role, ...(t.clients ? { clients: [...t.clients] } : {}) },
+      }));
   }
 
   /** The principal of an `Authorization: Bearer …` header, or null. */

@@ -16,6 +16,9 @@ export const TOKENS = {
   admin: "admin-token-789",
 };
 
+/** Client ids the test app's config knows (as `targets`). */
+export const TEST_CLIENTS = ["web-01", "db-01", "app", "c", "c1"];
+
 /**
  * An app over an in-memory embedded broker, for route tests with `app.handle(new Request(…))`.
  * `overrides` go into the `api` config section; `deps` replace dependencies (patterns, components…).
@@ -32,6 +35,8 @@ export function makeTestApp(overrides: Record<string, unknown> = {}, extra: Part
       max_body_bytes: 65536,
       ...overrides,
     },
+    // POST /errors takes events only for configured or registered clients.
+    targets: Object.fromEntries(TEST_CLIENTS.map((id) => [id, { host: "127.0.0.1" }])),
   });
   const broker: Broker = createEmbeddedBroker({ path: ":memory:" });
   const metrics = new Metrics({ broker, streams: [{ name: broker.keys.errors }] });

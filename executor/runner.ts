@@ -3,7 +3,8 @@ import type { CentralConfig } from "../core/config/central.ts";
 import { errorMessage, isMcpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
-import { checkFix, needsApproval } from "../core/policy/index.ts";
+import { approvalReason } from "../core/policy/approval.ts";
+import { checkFix } from "../core/policy/index.ts";
 import { maxRisk } from "../core/schemas/actions.ts";
 import type { Fix, FixStatus } from "../core/schemas/fix.ts";
 import { FencedOut, FixAudit, setIncidentStatus } from "./audit.ts";
@@ -92,13 +93,12 @@ export async function runFix(
       "refused",
       `refused by the ${fix.service} policy: ${decision.refused.map((r) => r.reason).join("; ")}`,
     );
-  if (needsApproval(decision.risk, config.executor.auto_approve_max_risk) && !fix.approval)
-    return await park(
-      deps,
-      fix,
-      "awaiting_approval",
-      `risk ${decision.risk} is above auto_approve_max_risk ${config.executor.auto_approve_max_risk} and the fix has no approval`,
-    );
+  const waits = approvalReason(
+    { source: fix.source, risk: decision.risk, verify: fix.verify },
+    config.executor,
+  );
+  if (waits && !fix.approval)
+    return await park(deps, fix, "awaiting_approval", `${waits}, and the fix has no approval`);
   if (config.executor.dry_run || fix.dry_run) return await dryRun(deps, fix);
 
   // Fence: the lease first (so a recoverer never mistakes us for dead), then queued → executing.

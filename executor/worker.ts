@@ -5,7 +5,7 @@ import { GROUPS } from "../broker/keys.ts";
 import { startTrimmer } from "../broker/trimmer.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
-import { errorMessage } from "../core/errors.ts";
+import { errorMessage, McpError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
@@ -151,8 +151,9 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
 }
 
 /**
- * The transport for a fix's client: `targets[client_id]` when configured, else SSH to the client
- * record's host (or the fix's `host`) with `ssh_settings`. One pooled transport per client.
+ * The transport for a fix's client: `targets[client_id]` when configured, else SSH to the
+ * registered client record's host with `ssh_settings`; never the fix's own `host` field. One
+ * pooled transport per client.
  */
 export function resolveTransport(
   broker: Broker,
@@ -168,8 +169,16 @@ export function resolveTransport(
       if (target?.transport === "local")
         return createLocalTransport({ defaultTimeoutMs: s.command_timeout * 1000 });
       const client = target?.host ? null : await broker.getRecord<ClientRecord>("client", fix.client_id);
+      // Only a configured target or a registered client's host: a fix's `host` came from an event,
+      // which a reporter token writes, and must never choose where commands run.
+      const host = target?.host ?? client?.value.host;
+      if (!host)
+        throw new McpError(
+          "NOT_FOUND",
+          `client "${fix.client_id}" has no target (targets.${fix.client_id}) and is not registered; the fix runs nowhere`,
+        );
       return createSshTransport({
-        host: target?.host ?? client?.value.host ?? fix.host,
+        host,
         port: target?.port ?? 22,
         user: target?.user ?? s.user,
         privateKey: readFileSync(s.private_key_path),

@@ -67,7 +67,8 @@ test("entries waiting for budget longer than claim_idle_ms are not claimed by an
   expect(incidents).toHaveLength(10);
   const asked = fake.requests.filter((r) => r.status === 200).flatMap((r) => r.incidentIds);
   expect(asked.sort()).toEqual(incidents.map((i) => i.incident_id).sort());
-  expect(incidents.every((i) => i.status === "queued")).toBe(true);
+  // Claude's fixes wait for an operator by default (executor.auto_approve_model_max_risk: none).
+  expect(incidents.every((i) => i.status === "awaiting_approval")).toBe(true);
   const fixes = (await b.listRecords<Fix>("fix")).map((r) => r.value);
   expect(fixes.map((f) => f.incident_id).sort()).toEqual(incidents.map((i) => i.incident_id).sort());
   // No entry was handed to the second analyzer: the first one acked them all.

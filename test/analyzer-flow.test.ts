@@ -48,6 +48,9 @@ function config(over: Record<string, Record<string, unknown>> = {}) {
     token_limits: { batch_size: 5, max_tokens_per_minute: 1_000_000, ...over.token_limits },
     processing: { error_processors: 3, claim_idle_ms: 500, max_deliveries: 5, ...over.processing },
     incidents: { loop_guard_max_fixes: 2, loop_guard_window_minutes: 60, ...over.incidents },
+    // These tests follow Claude's fixes to the queue: opted in, as an operator may (the default,
+    // none, is tested in analyzer-safety.test.ts).
+    executor: { auto_approve_model_max_risk: "low", ...over.executor },
   });
 }
 async function start(cfg = config(), apiKey = "sk-ant-test") {
@@ -73,7 +76,8 @@ test("1,000 events of 20 errors on 5 hosts: ≤ ceil(20/5) requests; a second ru
   fresh();
   const events = distinctErrors({ count: 1000, distinct: 20, hosts: 5 });
   await appendEvents(broker, events);
-  const a = await start();
+  // Every incident here spans the same five clients; mixing them is what this economy measures.
+  const a = await start(config({ claude: { batch_across_clients: true } }));
   await waitFor("all entries acknowledged", () => drained(broker), 60_000);
   const incidents = await listIncidents(broker);
   expect(incidents).toHaveLength(20);
@@ -159,6 +163,37 @@ test("offline mode: rules still work, the rest needs a human with a reason that 
   expect(incidents.filter((i) => i.status === "queued")).toHaveLength(1);
   expect(fake.requests).toHaveLength(0);
 });
+
+test("what keeping clients apart costs: 20 errors on 5 clients take one request per client, mixed they take ceil(20/5)", async () => {
+  const perClient = () =>
+    distinctErrors({ count: 20, distinct: 20, hosts: 1 }).map((e, i) => ({
+      ...e,
+      host: `web${i % 5}`,
+      client_id: `client-web${i % 5}`,
+    }));
+  const requests: Record<string, number> = {};
+  for (const across of [false, true]) {
+    fresh();
+    await appendEvents(broker, perClient());
+    await start(config({ claude: { batch_across_clients: across } }));
+    await waitFor("all entries acknowledged", () => drained(broker), 60_000);
+    requests[String(across)] = fake.requests.length;
+    // Apart: the incidents of one request come from one client's log (the samples name their
+    // subsystem by error number, and error i is on client i % 5).
+    for (const r of fake.requests) {
+      const clients = new Set([...r.raw.matchAll(/subsystem failure (\d+)/g)].map((m) => Number(m[1]) % 5));
+      if (!across) expect(clients.size).toBe(1);
+    }
+    await analyzers!.stop();
+    analyzers = null;
+    await broker.close();
+  }
+  console.log(
+    `token economy: 20 incidents on 5 clients, batch_size 5: ${requests.false} requests with clients apart (default), ${requests.true} mixed (claude.batch_across_clients: true)`,
+  );
+  expect(requests.false).toBe(5);
+  expect(requests.true).toBeLessThanOrEqual(4);
+}, 60_000);
 
 test("an invalid answer is retried once with the validation error shown; twice invalid → needs_human", async () => {
   fresh();

@@ -1,6 +1,6 @@
 /**
- * Batching: incidents waiting for Claude are grouped per service (one service context per request,
- * so the cached prefix is shared) into requests of up to `token_limits.batch_size`, waiting at most
+ * Batching: incidents waiting for Claude are grouped per service and client (one service context
+ * per request, so the cached prefix is shared; clients apart unless claude.batch_across_clients) into requests of up to `token_limits.batch_size`, waiting at most
  * `claude.batch_wait_ms` for a batch to fill. The queue is ordered by priority (services listed in
  * `processing.critical_services` first, then critical > error > warning, then age), and the order
  * is taken again every time budget frees up, so when tokens are short the important incidents go
@@ -26,6 +26,8 @@ export interface BatcherOptions {
   criticalServices: readonly string[];
   patterns: Map<string, ServicePatterns>;
   log: Logger;
+  /** claude.batch_across_clients: mix clients of one service in a request (default false). */
+  batchAcrossClients?: boolean;
   /** Requests in flight at once in this process. */
   maxConcurrent?: number;
   /** Called with every validated analysis (the cache stores it). */
@@ -104,8 +106,8 @@ export class Batcher {
     try {
       while (this.queue.length > 0 && this.inflight < (this.o.maxConcurrent ?? 2)) {
         this.queue.sort((a, b) => cmp(a.priority, b.priority));
-        const service = this.queue[0]!.incident.service;
-        const group = this.queue.filter((i) => i.incident.service === service).slice(0, this.o.batchSize);
+        const key = this.batchKey(this.queue[0]!.incident);
+        const group = this.queue.filter((i) => this.batchKey(i.incident) === key).slice(0, this.o.batchSize);
         const oldest = Math.min(...group.map((i) => i.priority[2]));
         const waited = Date.now() - oldest;
         if (group.length < this.o.batchSize && waited < this.o.batchWaitMs) {
@@ -142,6 +144,15 @@ export class Batcher {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * Incidents that may share a request: one service, and (unless `batchAcrossClients`) the same
+   * clients, so text one client's log wrote never sits in a prompt that proposes another's fix.
+   */
+  private batchKey(incident: Incident): string {
+    if (this.o.batchAcrossClients) return incident.service;
+    return `${incident.service}\u0000${[...incident.client_ids].sort().join("\u0000")}`;
   }
 
   private request(group: Item[]) {

@@ -10,9 +10,9 @@ export function errorsRoutes(deps: ApiDeps) {
     .use(authPlugin(deps.auth))
     .post(
       "",
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
         set.status = 202;
-        return submitErrors(deps, body);
+        return submitErrors(deps, body, principalOf(deps.auth, request));
       },
       {
         role: "reporter",

@@ -1,9 +1,11 @@
 import { stableId } from "../../core/ids.ts";
 import { referenceMatch } from "../../core/patterns/check.ts";
+import type { ClientRecord } from "../../core/schemas/client.ts";
 import { encode } from "../../core/schemas/codec.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
 import type { Fix } from "../../core/schemas/fix.ts";
 import type { Incident } from "../../core/schemas/incident.ts";
+import type { Principal } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { HttpError } from "../http-error.ts";
 import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
@@ -15,13 +17,19 @@ import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
  * without an event id gets one derived from its content, so a client that retries a POST is not
  * counted twice.
  */
-export async function submitErrors(deps: ApiDeps, input: SubmittedError | SubmittedError[]) {
+export async function submitErrors(
+  deps: ApiDeps,
+  input: SubmittedError | SubmittedError[],
+  principal?: Principal,
+) {
   const list = Array.isArray(input) ? input : [input];
+  const where = (i: number, key: string) => (Array.isArray(input) ? `body[${i}].${key}` : `body.${key}`);
   checkServices(
     deps,
     list.map((e) => e.service),
-    (i) => (Array.isArray(input) ? `body[${i}].service` : "body.service"),
+    (i) => where(i, "service"),
   );
+  await checkClients(deps, list, principal, where);
   const now = new Date().toISOString();
   const events: ErrorEvent[] = list.map((e) => {
     const c = classify(deps, e);
@@ -120,6 +128,51 @@ function classify(deps: ApiDeps, e: SubmittedError) {
     category: e.category ?? hit?.cp.pattern.category ?? "other",
     fields: { ...(hit?.fields ?? {}), ...(e.fields ?? {}) },
   };
+}
+
+/**
+ * Who an event is about decides where a fix runs, so a reporter may not name any client it likes:
+ * the client id must be configured (`targets`) or registered (a collector's heartbeat, POST
+ * /clients), a token bound to client ids (`api.tokens[].clients`) may report only for those, and
+ * the service must be the registered client's. 422 naming the key otherwise, for every token.
+ * The event's `host` is data for display; the executor never connects to it.
+ */
+async function checkClients(
+  deps: ApiDeps,
+  list: SubmittedError[],
+  principal: Principal | undefined,
+  where: (i: number, key: string) => string,
+): Promise<void> {
+  const problems: Array<{ path: string; message: string }> = [];
+  const known = new Map<string, ClientRecord | null>();
+  for (const id of new Set(list.map((e) => e.client_id))) {
+    if (deps.config.targets[id]) known.set(id, null);
+    const rec = await deps.broker.getRecord<ClientRecord>("client", id);
+    if (rec) known.set(id, rec.value);
+  }
+  list.forEach((e, i) => {
+    const id = JSON.stringify(e.client_id);
+    if (!known.has(e.client_id))
+      problems.push({
+        path: where(i, "client_id"),
+        message: `client ${id} is neither configured (targets) nor registered (POST /clients)`,
+      });
+    else if (principal?.clients && !principal.clients.includes(e.client_id))
+      problems.push({
+        path: where(i, "client_id"),
+        message: `the token "${principal.name}" may report only for ${principal.clients.map((c) => JSON.stringify(c)).join(", ")}, not ${id}`,
+      });
+    else {
+      const rec = known.get(e.client_id);
+      if (rec?.service_type && rec.service_type !== e.service)
+        problems.push({
+          path: where(i, "service"),
+          message: `client ${id} is registered for service ${JSON.stringify(rec.service_type)}, not ${JSON.stringify(e.service)}`,
+        });
+    }
+  });
+  if (problems.length === 0) return;
+  throw new HttpError(422, "unknown_client", problems[0]!.message, problems.slice(0, 20));
 }
 
 /**

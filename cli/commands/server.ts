@@ -227,14 +227,21 @@ function printBanner(
       : [...o.patterns.keys()];
     const auto = services.flatMap((s) =>
       (o.patterns.get(s)?.spec.policy.rules ?? [])
-        .filter((r) => RISK_ORDER[r.risk] <= RISK_ORDER[max])
+        .filter((r) => max !== "none" && RISK_ORDER[r.risk] <= RISK_ORDER[max])
         .map((r) => `${s}:${r.id}`),
     );
+    const model = config.executor.auto_approve_model_max_risk;
     out(
       config.executor.dry_run
         ? "  fixes      dry run: plans are recorded, nothing is run"
-        : `  fixes      run without asking up to risk "${max}": ${auto.join(", ") || "none"}; anything riskier waits for POST /fixes/{id}/approve`,
+        : `  fixes      rule fixes run without asking up to risk "${max}": ${auto.join(", ") || "none"}; anything riskier waits for POST /fixes/{id}/approve`,
     );
+    if (!config.executor.dry_run)
+      out(
+        model === "none"
+          ? "             Claude's proposals always wait for an operator (executor.auto_approve_model_max_risk: none)"
+          : `  WARNING    Claude's proposals with a verify step run without asking up to risk "${model}" (executor.auto_approve_model_max_risk)`,
+      );
   }
 }
 

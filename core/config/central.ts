@@ -16,6 +16,10 @@ const Claude = v.strictObject({
   timeout_s: posInt("timeout of one request in seconds", 60),
   base_url: v.optional(str("Messages API base URL (tests point it at a fake server)")),
   batch_wait_ms: nonNegInt("how long to wait to fill a batch before sending it", 2000),
+  batch_across_clients: bool(
+    "let one request carry incidents of different clients (one client's log text then shares a prompt with another's fix)",
+    false,
+  ),
 });
 
 const TokenLimits = v.strictObject({
@@ -66,6 +70,11 @@ const ApiToken = v.strictObject({
     ["viewer", "reporter", "operator", "admin"],
     'expected "viewer", "reporter", "operator" or "admin"',
   ),
+  /**
+   * Client ids this token may report errors for (POST /errors). Absent: any configured or
+   * registered client. Bind every application's reporter token to its own clients.
+   */
+  clients: v.optional(v.array(str("client id this token may report for"))),
 });
 
 const Api = v.strictObject({
@@ -82,8 +91,15 @@ const Api = v.strictObject({
   max_body_bytes: posInt("largest request body", 1_048_576),
 });
 
+const AutoRisk = v.picklist(["none", "low", "medium", "high"], 'expected "none", "low", "medium" or "high"');
 const Executor = v.strictObject({
-  auto_approve_max_risk: v.optional(Risk, "low"),
+  /** Rule fixes (a pattern's remediation) up to this risk run without an operator. */
+  auto_approve_max_risk: v.optional(AutoRisk, "low"),
+  /**
+   * Fixes Claude proposed (or that came from its cached answer): `none` by default, so each waits
+   * for an operator whatever its risk. Log lines are attacker-controlled text in the prompt.
+   */
+  auto_approve_model_max_risk: v.optional(AutoRisk, "none"),
   dry_run: bool("record the plan and run nothing", false),
   backup_dir: v.optional(str("per-fix backup folder on the host"), "/var/backups/mcpmon"),
 });
