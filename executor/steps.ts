@@ -106,7 +106,10 @@ function ruleOf(ctx: StepContext, a: Action | Check, phase: Phase) {
   const policy = ctx.service.spec.policy;
   const verdict = checkAction(policy, a, KIND[phase] ?? "action");
   const rule = verdict.allowed ? policy.rules.find((r) => r.id === verdict.rule) : undefined;
-  return rule ? { rule } : { refused: verdict.reason ?? `${describeAction(a)}: no rule allows it` };
+  const all = (verdict.rules ?? []).flatMap((id) => policy.rules.filter((r) => r.id === id));
+  return rule
+    ? { rule, all: all.length ? all : [rule] }
+    : { refused: verdict.reason ?? `${describeAction(a)}: no rule allows it` };
 }
 
 /**
@@ -123,8 +126,15 @@ async function runByPath(
 ): Promise<FixStep> {
   const found = ruleOf(ctx, a, phase);
   if ("refused" in found) return failedStep(phase, desc, started, `refused: ${found.refused}`);
-  const { rule } = found;
   const args = a.args ?? [];
+  // Several rules allow it (a file rule and a folder rule): the one for what the path is now; the
+  // helper checks that kind again on the object it opens.
+  let rule = found.rule;
+  if (found.all.length > 1 && args[1] !== undefined) {
+    const st = await ctx.transport.stat(args[1]).catch(() => null);
+    const kind = st?.isDirectory ? "dir" : "file";
+    rule = found.all.find((r) => r.type === "run" && r.target?.kind === kind) ?? rule;
+  }
   const shapeAt = (i: number): ArgShape | undefined =>
     rule.type === "run" ? (i < rule.args.length ? rule.args[i] : rule.rest) : undefined;
   const pathShape = shapeAt(1);

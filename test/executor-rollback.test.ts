@@ -67,6 +67,8 @@ beforeAll(async () => {
     validate: [...base, "-t"],
     reload: [...base, "-s", "reload"],
     configFiles: [nginx.confPath, confD],
+    // notes.txt belongs to 4323:4321 below: group 4321 is the site's account here.
+    owners: ["root", "www-data", "4321"],
   });
   const config = testConfig({
     processing: { fix_executors: 1, claim_idle_ms: 60_000 },

@@ -31,6 +31,8 @@ export interface PolicyVerdict {
   allowed: boolean;
   /** Id of the rule that allowed the action. */
   rule?: string;
+  /** Every rule that allows it, when more than one does (chmod/chown: the host picks by kind). */
+  rules?: string[];
   risk?: Risk;
   /** Why it was refused, naming the action. */
   reason?: string;
@@ -92,6 +94,17 @@ export function checkAction(
     const reason = ruleReason(rule, a, policy);
     if (reason === null) {
       const verdict: PolicyVerdict = { index, kind, action, allowed: true, rule: rule.id, risk: rule.risk };
+      if (rule.type === "run" && rule.target) {
+        // A file rule and a folder rule may both allow `chown www-data <path>`: the host picks by
+        // what the path is, so the verdict carries the highest risk of every rule that allows it.
+        const others = candidates.filter(
+          (r) => r !== rule && r.type === "run" && r.target && ruleReason(r, a, policy) === null,
+        );
+        if (others.length) {
+          verdict.rules = [rule.id, ...others.map((r) => r.id)];
+          verdict.risk = maxRisk(rule.risk, ...others.map((r) => r.risk));
+        }
+      }
       if (a.type === "write_file") {
         const onHost = contentFindings(policy.content, a.path, a.content).onHost;
         if (onHost.length) {
