@@ -143,7 +143,7 @@ describe("the binary from an empty folder", () => {
 describe("mcpmon all", () => {
   test("starts from an empty folder and says what it serves, watches and fixes", async () => {
     mcpmon = spawnMcpmon([bin, "all", "--config", join(etc, "central.yml")], { cwd, name: "all" });
-    await mcpmon.waitForOutput(/fixes {6}run without asking/);
+    await mcpmon.waitForOutput(/fixes {6}rule fixes run without asking/);
     const out = mcpmon.output();
     expect(out).toContain(`API        ${api.url}`);
     expect(out).toContain(`watching   e2e-nginx (nginx): ${sc.nginx.errorLog}`);

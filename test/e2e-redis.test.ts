@@ -86,7 +86,7 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
   serve = spawnMcpmon([bin, "serve", "--config", join(etc, "central.yml")], { cwd, name: "serve" });
   collect = spawnMcpmon([bin, "collect", "--config", join(etc, "client.yml")], { cwd, name: "collect" });
   await Promise.all([
-    serve.waitForOutput(/fixes {6}run without asking/),
+    serve.waitForOutput(/fixes {6}rule fixes run without asking/),
     collect.waitForOutput(/following /),
   ]);
   expect(serve.output()).toContain("broker     redis://127.0.0.1:");
