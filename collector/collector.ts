@@ -70,6 +70,7 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
 
   const matcher = deps.matcher ?? createMatcher(deps.patterns);
   const match = (service: string, record: string) => matcher.match(service, record);
+  const mentions = (service: string, text: string) => matcher.mentions?.(service, text) ?? false;
   const redact = deps.redact ?? coreRedact;
   const log = deps.log ?? silentLogger;
   const now = deps.now ?? Date.now;
@@ -83,6 +84,7 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
       const sp = deps.patterns.get(config.service_type)!;
       const runner = new ClientRunner(config, sp, db, broker, {
         match,
+        mentions,
         redact,
         log,
         now,
