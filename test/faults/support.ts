@@ -57,15 +57,20 @@ export function tally(expected: Iterable<string>, events: ErrorEvent[], keyOf: (
 
 /** An in-process collector shipping to a real Redis under its own prefix. */
 export async function redisCollector(url: string, name: string, dir: string, over: Record<string, unknown>) {
-  const prefix = `fault-${name}-${process.pid}:`;
-  const broker = createBroker(url, { prefix });
   const config = clientConfig({
     client_id: name,
     state_dir: join(dir, `state-${name}`),
-    broker: { url, prefix },
+    broker: { url, prefix: `fault-${name}-${process.pid}:` },
     ...over,
   });
-  const c = await runCollector([config], { broker, patterns, tuning: { heartbeat: false } });
+  const { prefix, durable } = config.broker;
+  const broker = createBroker(url, { prefix, durable, connectTimeoutMs: 2000 });
+  const c = await runCollector([config], { broker, patterns, tuning: { heartbeat: false } }).catch(
+    async (err) => {
+      await broker.close();
+      throw err;
+    },
+  );
   return {
     broker,
     c,
