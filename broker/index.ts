@@ -12,6 +12,7 @@ import type { Broker } from "./types.ts";
 
 export { createEmbeddedBroker, type EmbeddedBrokerOptions } from "./embedded/index.ts";
 export { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, GROUPS, type Keys, makeKeys, type RecordKind } from "./keys.ts";
+export { notDurable } from "./redis/durability.ts";
 export { createRedisBroker, type RedisBrokerOptions } from "./redis/index.ts";
 export { startTrimmer, type TrimmerOptions } from "./trimmer.ts";
 export type * from "./types.ts";

@@ -12,8 +12,28 @@ export interface Broker extends StreamsPort, StatePort {
   readonly keys: Keys;
   /** Health for /health: reachable or not, and the connection state. */
   health(): Promise<BrokerHealth>;
+  /**
+   * Whether an acknowledged append survives a restart of the broker (Redis only; rejects with
+   * BROKER_UNAVAILABLE when it cannot be asked). See broker/redis/durability.ts.
+   */
+  durability?(): Promise<BrokerDurability>;
   /** Close every connection; pending blocking reads resolve with no entries. */
   close(): Promise<void>;
+}
+
+export interface BrokerDurability {
+  /** appendonly yes. */
+  aof: boolean;
+  fsync?: string;
+  version?: string;
+  /** How appends are made durable: WAITAOF after each batch, Redis's own appendfsync always, or not. */
+  mode: "waitaof" | "fsync-always" | "none";
+  /** broker.durable: appends must be durable, and the broker refuses them otherwise. */
+  required: boolean;
+  /** Why appends are not durable (mode "none"). */
+  problem?: string;
+  /** What to tell an operator even when durability is not required (no AOF at all). */
+  warning?: string;
 }
 
 export interface BrokerHealth {

@@ -20,7 +20,7 @@ export interface CollectorTuning {
   commitBytes?: number;
   /** How long a rotated or deleted file is kept open after its last data (default 5 s). */
   rotateWaitMs?: number;
-  /** Flush timeout for an unfinished last line when the service has no multiline rule (default 1 s). */
+  /** Flush timeout of open records when the service has no multiline rule (default 1 s). */
   flushMs?: number;
   /**
    * Run a full garbage collection after this many bytes read (default 16 MiB; 0 = never). Every
@@ -86,6 +86,7 @@ export class ClientRunner {
     private readonly broker: Broker,
     deps: {
       match: MatchFn;
+      mentions?: (service: string, text: string) => boolean;
       redact: RedactFn;
       log: Logger;
       version: string;
@@ -103,9 +104,12 @@ export class ClientRunner {
       host: c.host,
       service: c.service_type,
       match: deps.match,
+      ...(deps.mentions ? { mentions: deps.mentions } : {}),
       redact: deps.redact,
       multiline: sp.multiline,
+      multilineLimits: { maxBytes: c.multiline.max_bytes, tailLines: c.multiline.tail_lines },
       floodPerSecond: c.flood.max_per_second,
+      floodMaxDistinct: c.flood.max_distinct,
       now: deps.now,
       counters: newCounters(),
     };
@@ -115,7 +119,9 @@ export class ClientRunner {
       {
         globs,
         maxLineBytes: c.max_line_bytes,
+        tailBytes: c.max_line_tail_bytes,
         flushMs: sp.multiline?.flushMs ?? deps.tuning.flushMs ?? 1000,
+        partialWaitMs: c.multiline.max_wait_ms,
         // "end" is for the files present at the very first start only: after a restart, a file with
         // no checkpoint appeared while we were away (rotation while down, or opened just before a
         // crash) and every line of it is new.

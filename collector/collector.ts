@@ -1,3 +1,4 @@
+import { notDurable } from "../broker/redis/durability.ts";
 import type { Broker } from "../broker/types.ts";
 import type { ClientConfig } from "../core/config/client.ts";
 import { ConfigError } from "../core/errors.ts";
@@ -70,19 +71,24 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
 
   const matcher = deps.matcher ?? createMatcher(deps.patterns);
   const match = (service: string, record: string) => matcher.match(service, record);
+  const mentions = (service: string, text: string) => matcher.mentions?.(service, text) ?? false;
   const redact = deps.redact ?? coreRedact;
   const log = deps.log ?? silentLogger;
   const now = deps.now ?? Date.now;
   const dbs: StateDb[] = [];
   const runners: ClientRunner[] = [];
+  const asked = new Set<Broker>();
   try {
     for (const config of configs) {
+      const broker = typeof deps.broker === "function" ? deps.broker(config) : deps.broker;
+      if (!asked.has(broker)) await checkDurability(broker, config.broker.durable, log);
+      asked.add(broker);
       const db = openStateDb(config.state_dir);
       dbs.push(db);
-      const broker = typeof deps.broker === "function" ? deps.broker(config) : deps.broker;
       const sp = deps.patterns.get(config.service_type)!;
       const runner = new ClientRunner(config, sp, db, broker, {
         match,
+        mentions,
         redact,
         log,
         now,
@@ -111,4 +117,25 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
     },
     status: () => ({ clients: runners.map((r) => r.status()) }),
   };
+}
+
+/**
+ * The collector drops a spooled event once the broker acknowledged it, so what the broker keeps
+ * after its own restart decides what is lost. Without AOF, say so (in the background: a broker that
+ * is down must not hold up the start). With broker.durable, refuse to start against a reachable
+ * broker that cannot promise it; one that is down is asked again by each new append connection.
+ */
+async function checkDurability(broker: Broker, durable: boolean, log: Logger): Promise<void> {
+  if (!broker.durability) return;
+  const asked = broker.durability();
+  asked.then(
+    (d) => {
+      if (d.warning) log.warn({ aof: d.aof, version: d.version }, d.warning);
+      else if (d.required) log.info({ mode: d.mode }, "appends wait until the broker's AOF is fsynced");
+    },
+    () => {},
+  );
+  if (!durable) return;
+  const d = await asked.catch(() => undefined);
+  if (d?.required && d.mode === "none") throw notDurable(d);
 }

@@ -33,7 +33,8 @@ export class FloodControl<E> {
   /**
    * Decide for one record. Returns "pass" (ship it as its own event) or "folded" (counted into the
    * window's fold; `make` is called to build the fold's event for the first folded record).
-   * `emit` receives a fold whose window closed because this key started a new one.
+   * `emit` receives a fold whose window closed because this key started a new one; `folded`, the
+   * fold each folded record went into (the first one included), so the host can note what it held.
    */
   admit(
     key: string,
@@ -41,6 +42,7 @@ export class FloodControl<E> {
     now: number,
     make: () => E,
     emit: (f: FoldTarget<E>) => void,
+    folded?: (f: FoldTarget<E>) => void,
   ): "pass" | "folded" {
     let w = this.windows.get(key);
     if (w && now - w.start >= this.windowMs) {
@@ -60,6 +62,7 @@ export class FloodControl<E> {
       w.fold = { event: make(), first: offset, last: offset, count: 1 };
       this.openFolds++;
     }
+    folded?.(w.fold);
     return "folded";
   }
 

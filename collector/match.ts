@@ -20,6 +20,11 @@ export interface Matcher {
    * record from collector/multiline.ts), or null. Unknown service: null.
    */
   match(service: string, record: string | { text: string }): Match | null;
+  /**
+   * Whether `text` holds a literal that some pattern of `service` requires: a cheap hint that a
+   * fragment (the tail of a cut line) is about an error, without matching it as a message.
+   */
+  mentions(service: string, text: string): boolean;
 }
 
 interface Entry {
@@ -82,6 +87,9 @@ export function createMatcher(
         return out;
       }
       return null;
+    },
+    mentions(service, text) {
+      return services.get(service)?.prefilter?.test(text) === true;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { referenceMatch } from "../core/patterns/check.ts";
 import { loadPatternsDir } from "../core/patterns/load.ts";
-import { type LogRecord, MultilineAssembler } from "./multiline.ts";
+import { type LogRecord, looksLikeText, MultilineAssembler } from "./multiline.ts";
 
 const all = loadPatternsDir(null);
 
@@ -76,6 +77,7 @@ describe("MultilineAssembler", () => {
     const [rec] = asm.flush();
     expect(rec).toEqual({
       text: "2026-11-24 01:02:03,123 4343 ERROR prod odoo.http: boom\nTraceback (most recent call last):",
+      first: "2026-11-24 01:02:03,123 4343 ERROR prod odoo.http: boom",
       offset: 0,
       endOffset: 57 + 35,
       lines: 2,
@@ -85,24 +87,71 @@ describe("MultilineAssembler", () => {
     expect(asm.flush()).toEqual([]);
   });
 
-  test("past max_lines / max_bytes lines are consumed but dropped, and the record says so", () => {
-    const tb =
-      ["2026-11-24 01:02:03,123 4343 ERROR prod odoo.http: boom", ...Array(20).fill("  frame")].join("\n") +
-      "\n";
-    const [rec] = assemble("odoo", tb, { maxLines: 5 });
+  test("past max_lines / max_bytes the middle is dropped: head, a marker line and the last lines stay", () => {
+    const frames = Array.from({ length: 20 }, (_, i) => `  frame ${i}`);
+    const tb = `${["2026-11-24 01:02:03,123 4343 ERROR prod odoo.http: boom", ...frames].join("\n")}\n`;
+    const [rec] = assemble("odoo", tb, { maxLines: 5, tailLines: 3 });
     expect(rec!.lines).toBe(21);
-    expect(rec!.text.split("\n")).toHaveLength(5);
+    const kept = rec!.text.split("\n");
+    expect(kept.slice(0, 5)).toEqual([kept[0]!, ...frames.slice(0, 4)]);
+    expect(kept[5]).toBe("\t[… 13 lines cut …]");
+    expect(kept.slice(6)).toEqual(frames.slice(-3));
     expect(rec!.truncated).toBe(true);
     expect(rec!.endOffset).toBe(Buffer.byteLength(tb));
-    const [big] = assemble("odoo", tb, { maxBytes: 70 });
-    expect(big!.text.split("\n")).toHaveLength(2);
+    const [big] = assemble("odoo", tb, { maxBytes: 70, tailLines: 0 });
+    expect(big!.text.split("\n")).toHaveLength(3); // the first line, one frame, the marker
     expect(big!.truncated).toBe(true);
+  });
+
+  test("a traceback longer than max_lines still ends in its exception, so its pattern matches", () => {
+    const frames = Array.from({ length: 600 }, (_, i) => `  File "/opt/odoo/x.py", line ${i}, in f`);
+    const tb = [
+      "2026-11-24 01:02:03,123 4343 ERROR prod odoo.sql_db: Connection to the database failed",
+      "Traceback (most recent call last):",
+      ...frames,
+      'psycopg2.OperationalError: connection to server at "db.internal" (10.0.0.5), port 5432 failed',
+    ].join("\n");
+    const [rec] = assemble("odoo", `${tb}\n`);
+    expect(rec!.truncated).toBe(true);
+    const m = referenceMatch(all.get("odoo")!, rec!.text);
+    expect(m?.cp.pattern.id).toBe("odoo-db-connection-failed");
+    expect(m?.fields.host).toBe("db.internal");
+  });
+
+  test("a continuation must look like text: binary junk closes the record and is counted", () => {
+    const asm = new MultilineAssembler(all.get("nginx")!.multiline);
+    const err = '2026/11/24 01:02:03 [crit] 1:2: *1 open() "/var/www/html/a" failed (13: Permission denied)';
+    asm.push(err, 0);
+    const junk = asm.push("\u0001\u0002\ufffd\ufffdxy\u0007", 100);
+    expect(junk.map((r) => r.text)).toEqual([err]);
+    expect(asm.junkLines).toBe(1);
+    expect(asm.push("plain text continues the junk record", 120)).toEqual([]);
+    expect(looksLikeText("\tat com.example.Foo.bar(Foo.java:12) \u001b[31mred\u001b[0m")).toBe(true);
+    expect(looksLikeText("café ünïcode")).toBe(true);
+    expect(looksLikeText("ab\u0000cd")).toBe(false);
+  });
+
+  test("a partial last line is given in its record, and the whole line rejoins the same record", () => {
+    const asm = new MultilineAssembler(all.get("odoo")!.multiline);
+    const head = "2026-11-24 01:02:03,123 4343 ERROR prod odoo.http: boom";
+    asm.push(head, 0, 56);
+    asm.push("Traceback (most rec", 56, 19, true);
+    expect(asm.heldFrom).toBe(0);
+    const [partial] = asm.flush();
+    expect(partial!.text).toBe(`${head}\nTraceback (most rec`);
+    expect(asm.rejoin()).toBe(true);
+    expect(asm.heldFrom).toBe(Number.POSITIVE_INFINITY);
+    asm.push("Traceback (most recent call last):", 56, 35);
+    const [whole] = asm.flush();
+    expect(whole).toMatchObject({ text: `${head}\nTraceback (most recent call last):`, offset: 0, lines: 2 });
+    expect(asm.startsRecord("2026-11-24 01:02:03,124 4343 ERR")).toBe(true);
+    expect(asm.startsRecord("2026-11-")).toBe(false);
   });
 
   test("without a rule each line is a record at once; multibyte lines count bytes", () => {
     const asm = new MultilineAssembler(undefined);
     expect(asm.push("héllo", 10)).toEqual([
-      { text: "héllo", offset: 10, endOffset: 17, lines: 1, truncated: false },
+      { text: "héllo", first: "héllo", offset: 10, endOffset: 17, lines: 1, truncated: false },
     ]);
     expect(asm.pending).toBe(false);
   });

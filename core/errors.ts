@@ -8,6 +8,7 @@ export type ErrorCode =
   | "PATTERN_INVALID"
   | "USAGE"
   | "BROKER_UNAVAILABLE"
+  | "BROKER_NOT_DURABLE"
   | "BROKER_CONFLICT"
   | "BROKER_LOCKED"
   | "VALIDATION"

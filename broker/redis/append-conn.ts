@@ -8,9 +8,15 @@
  * next reply; a batch settles only once all its replies arrived, so the FIFO never shifts; anything
  * that breaks the stream (close, protocol error, an overdue reply) rejects every batch in flight
  * with BROKER_UNAVAILABLE and drops the socket, and the next append reconnects.
+ *
+ * With `durable`, every new socket first asks `probe` how appends can be made durable (see
+ * durability.ts) and refuses to carry any if they cannot; on Redis 7.2+ each batch is followed by
+ * WAITAOF 1 0, and the batch resolves only once Redis reports the AOF holding it fsynced.
  */
 import type { Socket, TLSOptions } from "bun";
+import { isMcpError } from "../../core/errors.ts";
 import type { StreamFields } from "../../core/schemas/codec.ts";
+import type { BrokerDurability } from "../types.ts";
 import {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -18,6 +24,7 @@ import {
   toMcpError,
   unavailable,
 } from "./connection.ts";
+import { notDurable } from "./durability.ts";
 
 interface Batch {
   left: number;
@@ -49,8 +56,16 @@ export class AppendConn {
   private last: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly encoder = new XaddEncoder();
+  /** Follow each batch with WAITAOF (decided per socket by the probe). */
+  private waitAof = false;
+  /** Inside an array reply (WAITAOF's): elements still to come, and those read. */
+  private arrayLeft = 0;
+  private arrayItems: string[] = [];
 
-  constructor(opts: RedisBrokerOptions) {
+  constructor(
+    opts: RedisBrokerOptions,
+    private readonly probe?: () => Promise<BrokerDurability>,
+  ) {
     const u = new URL(opts.url);
     this.host = u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
     this.port = Number(u.port || 6379);
@@ -72,10 +87,19 @@ export class AppendConn {
       maxLen === undefined ? ["XADD", key, "*"] : ["XADD", key, "MAXLEN", "~", String(maxLen), "*"];
     const socket = this.ready ?? (await this.connect());
     if (this.closed) throw unavailable("append", "broker is closed");
-    const done = this.expect(entries.length);
+    const waitAof = this.waitAof;
+    const done = this.expect(entries.length + (waitAof ? 1 : 0));
     // Encoded only now, right before the write: the encoder reuses one buffer for every batch.
     this.push(socket, this.encoder.encode(head, entries));
-    return await done;
+    if (!waitAof) return await done;
+    // Bounded below the batch's own timer, so a slow disk fails the batch rather than the socket.
+    const ms = String(Math.max(100, this.commandMs - 500));
+    this.push(socket, Buffer.from(resp(["WAITAOF", "1", "0", ms])));
+    const replies = await done;
+    const [local] = (replies.pop() ?? "").split(" ");
+    if (local !== "1")
+      throw unavailable("append", `WAITAOF: the local AOF fsync was not confirmed within ${ms} ms`);
+    return replies;
   }
 
   /** Refuse new appends, let those in flight settle (each is bounded by its timer), then hang up. */
@@ -132,11 +156,19 @@ export class AppendConn {
         this.push(socket, Buffer.from(this.handshake.map(resp).join("")));
         await Promise.race([replies, timeout]);
       }
+      if (this.probe) {
+        const d = await Promise.race([this.probe(), timeout]);
+        if (d.mode === "none") throw notDurable(d);
+        this.waitAof = d.mode === "waitaof";
+      }
       this.ready = socket;
       return socket;
     } catch (err) {
       // A refused AUTH, a bad db or a dead host: an outage to retry later, as with ioredis.
-      const down = unavailable("append", `${this.host}:${this.port}: ${(err as Error).message}`, err);
+      // A server that is not durable enough stays refused until its config changes.
+      const down = isMcpError(err, "BROKER_NOT_DURABLE")
+        ? err
+        : unavailable("append", `${this.host}:${this.port}: ${(err as Error).message}`, err);
       this.fail(down);
       throw down;
     } finally {
@@ -196,11 +228,17 @@ export class AppendConn {
           pos = eol + 4 + len;
           this.reply(text.slice(eol + 2, eol + 2 + len));
         }
-      } else if (type === "+" || type === "-") {
+      } else if (type === "+" || type === "-" || type === ":") {
         const line = text.slice(pos + 1, eol);
         pos = eol + 2;
-        if (type === "+") this.reply(line);
+        if (type !== "-") this.reply(line);
         else this.reply(undefined, Buffer.from(line, "latin1").toString("utf8"));
+      } else if (type === "*" && this.arrayLeft === 0) {
+        // Only WAITAOF's flat array of integers is expected: its elements become one reply.
+        const n = Number(text.slice(pos + 1, eol));
+        pos = eol + 2;
+        if (n > 0) this.arrayLeft = n;
+        else this.reply("");
       } else {
         this.fail(unavailable("append", `unexpected reply type ${JSON.stringify(type)}`));
         return;
@@ -211,6 +249,12 @@ export class AppendConn {
   }
 
   private reply(value: string | undefined, error?: string): void {
+    if (this.arrayLeft > 0) {
+      this.arrayItems.push(value ?? `ERR ${error}`);
+      if (--this.arrayLeft > 0) return;
+      value = this.arrayItems.join(" ");
+      this.arrayItems = [];
+    }
     const b = this.inflight[0];
     if (!b) {
       this.fail(unavailable("append", "reply without a request"));
@@ -236,6 +280,8 @@ export class AppendConn {
     const s = this.socket;
     this.socket = this.ready = null;
     this.rest = this.out = null;
+    this.arrayLeft = 0;
+    this.arrayItems = [];
     s?.terminate();
     for (const b of this.inflight.splice(0)) {
       clearTimeout(b.timer);

@@ -16,6 +16,11 @@ export interface RedisBrokerOptions {
   maxBackoffMs?: number;
   /** Extra TLS options (CA, client cert) for `rediss://`. */
   tls?: RedisOptions["tls"];
+  /**
+   * Appends resolve only once Redis has them in its fsynced AOF (WAITAOF on 7.2+, or a server with
+   * appendfsync always); a server that cannot promise that is refused (BROKER_NOT_DURABLE).
+   */
+  durable?: boolean;
 }
 
 /**

@@ -2,6 +2,7 @@ import { makeKeys } from "../keys.ts";
 import type { Broker, BrokerHealth } from "../types.ts";
 import { AppendConn } from "./append-conn.ts";
 import { Connections, type RedisBrokerOptions } from "./connection.ts";
+import { assessDurability, readPersistence } from "./durability.ts";
 import { redisState } from "./state.ts";
 import { redisStreams } from "./streams.ts";
 
@@ -15,13 +16,18 @@ export type { RedisBrokerOptions } from "./connection.ts";
  */
 export function createRedisBroker(opts: RedisBrokerOptions): Broker {
   const conn = new Connections(opts);
-  const appends = new AppendConn(opts);
+  const durability = async () =>
+    assessDurability(await conn.run("durability", readPersistence), opts.durable === true);
+  // With broker.durable every new append connection asks first: Redis may have restarted with
+  // another config since the last one.
+  const appends = new AppendConn(opts, opts.durable ? durability : undefined);
   const keys = makeKeys(opts.prefix);
   return {
     kind: "redis",
     keys,
     ...redisStreams(conn, keys, appends),
     ...redisState(conn, keys),
+    durability,
     async health(): Promise<BrokerHealth> {
       const started = performance.now();
       try {

@@ -36,10 +36,10 @@ export async function collectCommand(
   const { runCollector } = await import("../../collector/index.ts");
   const brokers = new Map<string, ReturnType<typeof openBroker>>();
   const brokerFor = (c: ClientConfig) => {
-    const key = `${c.broker.url}|${c.broker.prefix}`;
+    const key = `${c.broker.url}|${c.broker.prefix}|${c.broker.durable}`;
     let b = brokers.get(key);
     if (!b) {
-      b = openBroker(c.broker.url, c.broker.prefix, log);
+      b = openBroker(c.broker.url, c.broker.prefix, log, c.broker.durable);
       brokers.set(key, b);
     }
     return b;

@@ -8,13 +8,13 @@ import { createLogger, type Logger } from "../../core/log.ts";
  * The embedded broker's file lives in a folder that may not exist yet (a fresh checkout, an empty
  * folder beside the binary): create it, then open the broker.
  */
-export function openBroker(url: string, prefix: string, log: Logger): Broker {
+export function openBroker(url: string, prefix: string, log: Logger, durable = false): Broker {
   const embedded = !/^rediss?:\/\//i.test(url);
   if (embedded) {
     const path = url.replace(/^sqlite:(\/\/)?/i, "");
     if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   }
-  const broker = createBroker(url, { prefix });
+  const broker = createBroker(url, { prefix, durable });
   log.debug({ broker: embedded ? url : url.replace(/\/\/[^@/]*@/, "//***@") }, "broker opened");
   return broker;
 }

@@ -1,6 +1,7 @@
 import { accessSync, constants } from "node:fs";
 import { resolve } from "node:path";
 import type { ApiHandle } from "../../api/server.ts";
+import { notDurable } from "../../broker/index.ts";
 import type { Broker } from "../../broker/types.ts";
 import type { ClientConfig } from "../../core/config/client.ts";
 import { loadCentralConfig } from "../../core/config/index.ts";
@@ -51,13 +52,17 @@ export async function runServerCommand(
 
   const log = createLogger({ level: config.logging.level, name: mode });
   const signals = watchSignals(log);
-  const broker = openBroker(config.broker.url, config.broker.prefix, log);
+  const broker = openBroker(config.broker.url, config.broker.prefix, log, config.broker.durable);
   const stoppables: Array<[string, Stoppable]> = [];
   const components: Record<string, { running: boolean; workers?: number; detail?: Record<string, unknown> }> =
     {};
   let api: ApiHandle | null = null;
+  let brokerWarning: string | undefined;
   try {
     await reachBroker(broker, config.broker.url);
+    const durability = await broker.durability?.();
+    if (durability?.required && durability.mode === "none") throw notDurable(durability);
+    brokerWarning = durability?.warning;
     // The API listens first: a port in use fails the start before any worker has taken an entry.
     if ((mode === "all" || mode === "serve") && config.api.enabled) {
       const { startApi } = await import("../../api/server.ts");
@@ -136,6 +141,7 @@ export async function runServerCommand(
     clients,
     patterns,
     brokerUrl: config.broker.url,
+    ...(brokerWarning ? { brokerWarning } : {}),
     collectorFiles: components.collectors?.detail,
   });
 
@@ -177,12 +183,14 @@ function printBanner(
     clients: ClientConfig[];
     patterns: Map<string, import("../../core/patterns/load.ts").ServicePatterns>;
     brokerUrl: string;
+    brokerWarning?: string;
     collectorFiles?: Record<string, unknown>;
   },
 ) {
   const { config } = o;
   out(`mcpmon ${VERSION} — ${o.mode}`);
   out(`  broker     ${redactUrl(o.brokerUrl)}`);
+  if (o.brokerWarning) out(`  WARNING    ${o.brokerWarning}`);
   if (o.api) {
     out(
       `  API        ${o.api.url}   (docs: ${o.api.url}/swagger, events: ${o.api.url.replace(/^http/, "ws")}/ws)`,

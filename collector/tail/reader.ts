@@ -1,13 +1,20 @@
 import { isAscii } from "node:buffer";
 import { readSync } from "node:fs";
 
+/** The line was longer than `maxLineBytes`: only its head is given (and its tail, see LineSink). */
+export const LINE_CUT = 1;
+/** The line had no newline yet when the flush timeout gave it: its rest may still come. */
+export const LINE_PARTIAL = 2;
+/** The whole line whose head was given earlier with LINE_PARTIAL (same offset, now complete). */
+export const LINE_REJOINED = 4;
+
 /**
  * Receives one physical line (without its newline; a trailing "\r" removed). `offset` is the byte
  * offset of its first byte in the file and `size` its length in bytes including the newline, so
- * `offset + size` is where the next line starts. `truncated` is set when the line was longer than
- * `maxLineBytes` and only its head is given.
+ * `offset + size` is where the next line starts. `flags` holds LINE_CUT, LINE_PARTIAL, LINE_REJOINED.
+ * A cut line also gets `tail`: its last bytes (up to `tailBytes`), where an error may lie.
  */
-export type LineSink = (line: string, offset: number, size: number, truncated: boolean) => void;
+export type LineSink = (line: string, offset: number, size: number, flags: number, tail?: string) => void;
 
 export interface ReaderOptions {
   /**
@@ -18,6 +25,8 @@ export interface ReaderOptions {
   chunkBytes?: number;
   /** Longer lines are cut to this many bytes and flagged; the rest is skipped up to its newline. */
   maxLineBytes?: number;
+  /** Of a cut line, this many bytes of its end are kept too (default 4096; 0 = none). */
+  tailBytes?: number;
 }
 
 /**
@@ -30,7 +39,11 @@ export interface ReaderOptions {
  * UTF-8 becomes U+FFFD in that line and breaks nothing else. NUL bytes are ordinary characters.
  *
  * A line without its newline (the writer has not finished it) stays in the buffer: it is given
- * only when its newline arrives, or by `flushPartial()` when the caller's flush timeout expired.
+ * when its newline arrives. When the caller's wait for it runs out, `flushPartial()` gives what is
+ * there flagged LINE_PARTIAL but KEEPS it: when the newline comes, the whole line is given again
+ * flagged LINE_REJOINED. Block-buffered writers (Python, Java, piped stdout) split lines at their
+ * buffer boundaries, and the halves apart match nothing. `lineStart` stays at such a line's start,
+ * so a checkpoint never passes a line that was only given in part.
  */
 export class LineReader {
   /** File offset of the next byte to read. */
@@ -43,6 +56,11 @@ export class LineReader {
   /** Inside an over-long line: its head was kept in `buf`, the rest is skipped up to "\n". */
   private skipping = false;
   private skipStart = 0;
+  /** The unfinished line at buf[0] was given by flushPartial: its completion is LINE_REJOINED. */
+  private given = false;
+  /** The last bytes of the over-long line being skipped (a window, filled circularly in order). */
+  private readonly tail: Buffer;
+  private tailLen = 0;
 
   constructor(
     private fd: number,
@@ -54,9 +72,10 @@ export class LineReader {
     this.maxLine = opts.maxLineBytes ?? 65536;
     // Room for a kept line head plus a full chunk after it.
     this.buf = Buffer.allocUnsafe(this.chunkBytes + this.maxLine);
+    this.tail = Buffer.allocUnsafe(Math.min(opts.tailBytes ?? 4096, this.maxLine));
   }
 
-  /** Offset of the first byte not yet given as a line: a checkpoint may never pass it. */
+  /** Offset of the first byte not yet given as a whole line: a checkpoint may never pass it. */
   get lineStart(): number {
     return this.skipping ? this.skipStart : this.pos - this.carry;
   }
@@ -66,12 +85,24 @@ export class LineReader {
     return this.carry > 0 || this.skipping;
   }
 
+  /** True while an unfinished line waits that flushPartial has not given yet. */
+  get waitingPartial(): boolean {
+    return this.hasPartial && !this.given;
+  }
+
+  /** What the unfinished line holds so far ("" when there is none). */
+  peekPartial(): string {
+    return this.hasPartial ? stripCr(this.decode(this.buf.subarray(0, this.carry))) : "";
+  }
+
   /** Start again at `pos` (after a truncation), forgetting any unfinished line. */
   reset(pos: number, fd = this.fd): void {
     this.fd = fd;
     this.pos = pos;
     this.carry = 0;
     this.skipping = false;
+    this.given = false;
+    this.tailLen = 0;
   }
 
   /** Read one chunk and give its complete lines to `sink`. Returns the bytes read (0 at end of file). */
@@ -81,18 +112,27 @@ export class LineReader {
     if (n <= 0) return 0;
     this.pos += n;
     let end = this.carry + n;
+    let rejoined = this.given ? LINE_REJOINED : 0;
     if (this.skipping) {
       const nl = this.buf.subarray(this.carry, end).indexOf(10);
-      if (nl === -1) return n; // still inside the long line: drop what was read, keep its head
+      if (nl === -1) {
+        // Still inside the long line: drop what was read, keep its head and its last bytes.
+        this.keepTail(this.carry, end);
+        return n;
+      }
+      this.keepTail(this.carry, this.carry + nl);
       const after = this.carry + nl + 1;
       const nextStart = this.pos - (end - after);
       sink(
         stripCr(this.decode(this.buf.subarray(0, this.carry))),
         this.skipStart,
         nextStart - this.skipStart,
-        true,
+        LINE_CUT | rejoined,
+        this.takeTail(),
       );
       this.skipping = false;
+      this.given = false;
+      rejoined = 0;
       this.buf.copy(this.buf, 0, after, end);
       end -= after;
     }
@@ -103,13 +143,17 @@ export class LineReader {
     let from = 0;
     let nl = s.indexOf("\n");
     while (nl !== -1) {
-      this.emit(sink, s, from, nl, base, ascii);
+      this.emit(sink, s, from, nl, base, ascii, rejoined);
+      rejoined = 0;
       from = nl + 1;
       nl = s.indexOf("\n", from);
     }
+    if (from > 0) this.given = false;
     const rest = end - from;
     if (rest > this.maxLine) {
-      // Keep only the head; the rest of the line is skipped until its newline.
+      // Keep only the head and the last bytes; the rest of the line is skipped until its newline.
+      this.tailLen = 0;
+      this.keepTail(from + this.maxLine, end);
       this.buf.copy(this.buf, 0, from, from + this.maxLine);
       this.carry = this.maxLine;
       this.skipping = true;
@@ -121,26 +165,69 @@ export class LineReader {
     return n;
   }
 
-  /** Give the unfinished line as a line (the flush timeout expired). Returns whether there was one. */
+  /**
+   * Give the unfinished line, flagged LINE_PARTIAL (the wait for its newline ran out), and keep it
+   * to give it whole, flagged LINE_REJOINED, when its newline comes. Once per unfinished line.
+   * Returns whether it gave one.
+   */
   flushPartial(sink: LineSink): boolean {
-    if (!this.hasPartial) return false;
+    if (!this.waitingPartial) return false;
     const start = this.lineStart;
     const text = this.decode(this.buf.subarray(0, this.carry));
-    sink(stripCr(text), start, this.pos - start, this.skipping);
-    this.carry = 0;
-    this.skipping = false;
+    const flags = LINE_PARTIAL | (this.skipping ? LINE_CUT : 0);
+    sink(stripCr(text), start, this.pos - start, flags, this.skipping ? this.peekTail() : undefined);
+    this.given = true;
     return true;
   }
 
-  private emit(sink: LineSink, s: string, from: number, nl: number, base: number, ascii: boolean): void {
+  private emit(
+    sink: LineSink,
+    s: string,
+    from: number,
+    nl: number,
+    base: number,
+    ascii: boolean,
+    flags: number,
+  ): void {
     let len = nl - from;
-    const truncated = len > this.maxLine;
-    if (truncated) len = this.maxLine;
+    const cut = len > this.maxLine;
+    if (cut) len = this.maxLine;
     let line = s.slice(from, from + len);
     if (!ascii && !isAscii(this.buf.subarray(from, from + len)))
       line = this.buf.toString("utf8", from, from + len);
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    sink(line, base + from, nl - from + 1, truncated);
+    if (!cut) {
+      sink(line, base + from, nl - from + 1, flags);
+      return;
+    }
+    this.tailLen = 0;
+    this.keepTail(from + this.maxLine, nl);
+    sink(line, base + from, nl - from + 1, flags | LINE_CUT, this.takeTail());
+  }
+
+  /** Slide buf[from, to) (bytes of the line being cut) into the tail window. */
+  private keepTail(from: number, to: number): void {
+    const cap = this.tail.length;
+    if (cap === 0 || to <= from) return;
+    if (to - from >= cap) {
+      this.buf.copy(this.tail, 0, to - cap, to);
+      this.tailLen = cap;
+      return;
+    }
+    const keep = Math.min(this.tailLen, cap - (to - from));
+    this.tail.copy(this.tail, 0, this.tailLen - keep, this.tailLen);
+    this.buf.copy(this.tail, keep, from, to);
+    this.tailLen = keep + (to - from);
+  }
+
+  private peekTail(): string {
+    return stripCr(this.tail.toString("utf8", 0, this.tailLen));
+  }
+
+  private takeTail(): string {
+    const t = this.peekTail();
+    this.tailLen = 0;
+    return t;
   }
 
   private decode(bytes: Buffer): string {

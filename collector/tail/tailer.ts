@@ -117,6 +117,7 @@ export class Tailer {
           progress = true;
           f.lastDataAt = this.now();
           f.flushed = false;
+          f.peeked = false;
           if (f.reader.pos > f.size) f.size = f.reader.pos;
         }
       }
@@ -125,14 +126,20 @@ export class Tailer {
   }
 
   /**
-   * Close unfinished lines and open records of files idle for `flushMs` that are read to their end.
-   * A file with bytes left to read (reading paused because the spool is full, or a failed read)
-   * stopped mid-line or mid-record only because we stopped: its rest is on disk, and flushing would
-   * cut the record in two. So nothing is flushed while `paused`, and each file is checked with
-   * one fstat (once per idle period: `flushed` is cleared by new data).
+   * Close open records of files idle for `flushMs` that are read to their end. A file with bytes
+   * left to read (reading paused because the spool is full, or a failed read) stopped mid-line or
+   * mid-record only because we stopped: its rest is on disk, and flushing would cut the record in
+   * two. So nothing is flushed while `paused`, and each file is checked with one fstat (once per
+   * idle period: `flushed` is cleared by new data).
+   *
+   * An unfinished last line waits for its newline up to `partialWaitMs` (block-buffered writers
+   * split lines at buffer boundaries, seconds apart); meanwhile the record before it is closed only
+   * if what the line holds so far already starts a new record. Past the wait the line is given
+   * flagged partial, and given again whole if its rest arrives (see LineReader).
    */
   flushIdle(now = this.now(), paused = false): void {
     if (paused) return;
+    const partialWait = Math.max(this.opts.partialWaitMs ?? this.opts.flushMs, this.opts.flushMs);
     for (const f of this.files.values()) {
       if (f.flushed || now - f.lastDataAt < this.opts.flushMs) continue;
       try {
@@ -140,7 +147,14 @@ export class Tailer {
       } catch {
         continue; // closed under us: the next scan reports it
       }
-      f.reader.flushPartial(f.consumer.line);
+      if (f.reader.waitingPartial) {
+        if (now - f.lastDataAt < partialWait) {
+          if (!f.peeked) f.consumer.flushBefore(f.reader.peekPartial());
+          f.peeked = true;
+          continue;
+        }
+        f.reader.flushPartial(f.consumer.line);
+      }
       f.consumer.flush();
       f.flushed = true;
     }
@@ -154,7 +168,7 @@ export class Tailer {
   checkpoints(): { rows: CheckpointRow[]; forget: string[] } {
     const rows: CheckpointRow[] = [];
     for (const f of this.files.values()) {
-      const offset = Math.min(f.reader.lineStart, f.consumer.safeOffset());
+      const offset = Math.min(f.reader.lineStart, f.consumer.safeOffset(), f.consumer.heldFrom());
       if (offset === f.committed) continue;
       rows.push({
         file_id: f.id,
@@ -284,6 +298,7 @@ export class Tailer {
     const { id, offset, fp, resumed } = s;
     const reader = new LineReader(fd, offset, {
       maxLineBytes: this.opts.maxLineBytes,
+      ...(this.opts.tailBytes !== undefined ? { tailBytes: this.opts.tailBytes } : {}),
       ...(this.opts.chunkBytes ? { chunkBytes: this.opts.chunkBytes } : {}),
     });
     const f: TailedFile = {
@@ -300,6 +315,7 @@ export class Tailer {
       deleted: false,
       lastDataAt: this.now(),
       flushed: false,
+      peeked: false,
       // A new file's start is written at the next commit, so a read_from: end start survives a crash.
       committed: resumed ? offset : -1,
     };
@@ -312,7 +328,8 @@ export class Tailer {
     const v = verify(f.fd, { offset: f.reader.pos, fp_len: f.fp.len, fp_hash: f.fp.hash }, true, size);
     f.fp = v.fp;
     if (v.kind === "same") return;
-    // Lines of the old content still pending are given first; then offsets restart under a new id.
+    // Lines of the old content still pending are given first (an unfinished one can never be
+    // completed now); then offsets restart under a new id.
     f.reader.flushPartial(f.consumer.line);
     const old = f.id;
     f.id = newFileId(f, v.fp, this.now());
@@ -323,8 +340,9 @@ export class Tailer {
     this.events.truncated(f.path, old);
   }
 
+  /** Read to its end with nothing pending; an unfinished last line counts once it was given (partial). */
   private drained(f: TailedFile): boolean {
-    return f.reader.pos >= f.size && !f.reader.hasPartial && f.consumer.safeOffset() >= f.reader.pos;
+    return f.reader.pos >= f.size && !f.reader.waitingPartial && f.consumer.safeOffset() >= f.reader.pos;
   }
 
   private closeFile(key: string, f: TailedFile): void {

@@ -6,8 +6,18 @@ export interface FileConsumer {
   line: LineSink;
   /** The flush timeout expired with no new data: close any open (multiline) record. */
   flush(): void;
+  /**
+   * The flush timeout expired while an unfinished line waits for its newline; `head` is what it
+   * holds so far. Close the open record if `head` already shows that the line starts a new one.
+   */
+  flushBefore(head: string): void;
   /** Lowest offset something is still pending at (open record, open fold); the checkpoint stays below it. */
   safeOffset(): number;
+  /**
+   * Start of a record that was given with a partial last line, kept so that the line's rest can
+   * complete it (Infinity when none): the checkpoint stays below it, the file may still close.
+   */
+  heldFrom(): number;
   /** The file's offsets restart (copytruncate): close what is pending, then continue as `id` from 0. */
   restart(id: string): void;
   /** The file was found at another path (renamed within the globs): report that one from now on. */
@@ -37,8 +47,12 @@ export interface TailOptions {
   globs: string[];
   maxLineBytes: number;
   chunkBytes?: number;
-  /** Unfinished lines and open records are closed after this long without new data. */
+  /** Open records are closed after this long without new data. */
   flushMs: number;
+  /** An unfinished last line waits this long for its newline before it is given partial (≥ flushMs). */
+  partialWaitMs?: number;
+  /** Bytes kept from the end of a line cut at maxLineBytes (LineReader's tailBytes). */
+  tailBytes?: number;
   /** A rotated or deleted file stays open this long after its last data (late writes are read). */
   rotateWaitMs?: number;
   /** Files seen in the first scan of the first start begin at their end (read_from: end). */
@@ -62,6 +76,8 @@ export interface TailedFile {
   lastDataAt: number;
   /** Flushed by `flushIdle` since its last data (so an idle file is not stat'ed at every step). */
   flushed: boolean;
+  /** `flushBefore` was called for the unfinished line of this idle period. */
+  peeked: boolean;
   /** Offset last written to the checkpoint table; -1 = never written. */
   committed: number;
 }

@@ -110,6 +110,10 @@ const Broker = v.strictObject({
     "sqlite:.data/mcpmon.db",
   ),
   prefix: v.optional(str("key prefix of every stream and key"), "mcp:"),
+  durable: bool(
+    "appends (POST /errors, fixes, events, and the collectors of mcpmon all) resolve only once Redis has them in its fsynced AOF; a Redis that cannot is refused at start",
+    false,
+  ),
 });
 
 export const CentralConfig = v.strictObject({

@@ -23,12 +23,34 @@ export const ClientConfig = v.strictObject({
     v.strictObject({
       url: v.optional(brokerUrl("redis://… or sqlite:PATH"), "redis://127.0.0.1:6379"),
       prefix: v.optional(str("key prefix"), "mcp:"),
+      durable: bool(
+        "events leave the spool only once Redis has them in its fsynced AOF (WAITAOF on Redis 7.2+; before, start only with appendfsync always)",
+        false,
+      ),
     }),
     {},
   ),
   state_dir: v.optional(str("folder of the local spool + checkpoint database"), "/var/lib/mcpmon"),
   read_from: v.optional(v.picklist(["end", "beginning"], 'expected "end" or "beginning"'), "end"),
-  max_line_bytes: posInt("longer records are cut and flagged", 65536),
+  max_line_bytes: posInt("longer lines are cut and flagged (their head and tail are kept)", 65536),
+  max_line_tail_bytes: nonNegInt(
+    "bytes kept from the end of a cut line: if its head matches nothing and its end mentions an error, it is shipped as collector-cut-line",
+    4096,
+  ),
+  multiline: v.optional(
+    v.strictObject({
+      max_wait_ms: posInt(
+        "how long an unfinished last line waits for its newline before it is shipped flagged partial (and completed if its rest comes)",
+        10_000,
+      ),
+      max_bytes: posInt(
+        "bytes of one multiline record; past it only its last tail_lines lines are kept",
+        262_144,
+      ),
+      tail_lines: nonNegInt("lines kept from the end of a record cut at max_lines or max_bytes", 20),
+    }),
+    {},
+  ),
   poll_interval_ms: posInt("stat poll interval, the fallback of fs.watch", 250),
   batch: v.optional(
     v.strictObject({
@@ -46,6 +68,10 @@ export const ClientConfig = v.strictObject({
   flood: v.optional(
     v.strictObject({
       max_per_second: posInt("records of one pattern+template per second per file before folding", 20),
+      max_distinct: posInt(
+        "distinct values of a remediation's fields one fold keeps a sample record of (the rest are counted)",
+        1000,
+      ),
     }),
     {},
   ),

@@ -32,6 +32,33 @@ export const ErrorEvent = v.object({
   /** How many records this event stands for (> 1 when flood control folded them). */
   count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
   truncated: v.optional(v.boolean()),
+  /**
+   * The record's last line had no newline when the collector gave up waiting for it: this event has
+   * its own id, and if the rest arrives the whole record follows as another event (at the same offset).
+   */
+  partial: v.optional(v.boolean()),
+  /**
+   * Lines that followed the record's first line but would have changed what it matched (taken its
+   * fields or its fix away): kept here, beside the message, for a person to read.
+   */
+  continuation: v.optional(v.pipe(v.string(), v.maxLength(1_048_576))),
+  /**
+   * A fold's distinct targets (flood control): one sample record per distinct value of the fields
+   * its remediation needs, with how many records had it; `rest` records were past the bounds.
+   */
+  distinct: v.optional(
+    v.object({
+      fields: v.array(v.string()),
+      samples: v.array(
+        v.object({
+          offset: v.pipe(v.number(), v.integer(), v.minValue(0)),
+          count: v.pipe(v.number(), v.integer(), v.minValue(1)),
+          message: v.pipe(v.string(), v.maxLength(1_048_576)),
+        }),
+      ),
+      rest: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    }),
+  ),
   redactions: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 export type ErrorEvent = v.InferOutput<typeof ErrorEvent>;
