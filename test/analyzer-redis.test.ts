@@ -46,6 +46,8 @@ function writeConfig(
       `processing: { error_processors: 2, claim_idle_ms: ${over.claimIdleMs}, max_deliveries: 10 }`,
       `broker: { url: "${redis.url}", prefix: "${prefix}" }`,
       "logging: { level: error }",
+      // Claude's fixes go to the queue here (opted in), so the queue shows each fix made once.
+      "executor: { auto_approve_model_max_risk: low }",
     ].join("\n"),
   );
   return file;

@@ -354,7 +354,7 @@ describe("Redis: its logfile (and the replies it does not log)", () => {
       const res = await api.call("POST", "/errors", {
         token: TOKENS.operator,
         body: {
-          client_id: "app-checkout",
+          client_id: "app",
           host: "app-host-1",
           service: "redis",
           pattern_id: m!.pattern.id,

@@ -111,7 +111,7 @@ describe("errors name file, line, key path and what was expected", () => {
     const text = "executor:\n  auto_approve_max_risk: urgent\nlogging:\n  level: loud\n";
     const problems = problemsOf(() => parseYamlText(text, "c.yml", CentralConfig));
     expect(problems).toContain(
-      'c.yml:2 executor.auto_approve_max_risk: expected one of "low", "medium", "high", got "urgent"',
+      'c.yml:2 executor.auto_approve_max_risk: expected one of "none", "low", "medium", "high", got "urgent"',
     );
     expect(problems).toContain(
       'c.yml:4 logging.level: expected one of "trace", "debug", "info", "warn", "error", "fatal", got "loud"',
