@@ -6,6 +6,7 @@
  * then decides whether that argument is acceptable (a path outside the roots is refused there).
  */
 import * as v from "valibot";
+import { remediationFields } from "../core/patterns/load.ts";
 import type { Pattern } from "../core/patterns/schema.ts";
 import { Action, Check } from "../core/schemas/actions.ts";
 import { summarizeIssues } from "../core/schemas/codec.ts";
@@ -19,17 +20,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_VALUE = 4096;
 
 /** Field names a remediation uses: a non-empty set means its fix is specific to one host and value. */
-export function remediationFields(pattern: Pattern | undefined): string[] {
-  if (!pattern?.remediation) return [];
-  const found = new Set<string>();
-  const walk = (x: unknown): void => {
-    if (typeof x === "string") for (const m of x.matchAll(PLACEHOLDER)) found.add(m[1]!);
-    else if (Array.isArray(x)) x.forEach(walk);
-    else if (x && typeof x === "object") Object.values(x).forEach(walk);
-  };
-  walk(pattern.remediation);
-  return [...found].sort();
-}
+export { remediationFields };
 
 export type RuleResult = { ok: true; analysis: Analysis } | { ok: false; reason: string } | null;
 

@@ -1,3 +1,4 @@
+import { remediationFields } from "../core/patterns/load.ts";
 import type { Pattern } from "../core/patterns/schema.ts";
 
 /** One distinct target of a fold: the first folded record that had it, and how many had it. */
@@ -21,23 +22,8 @@ export interface FoldDistinct {
 /** Sample messages of one fold, at most (the event schema allows 1 MiB of message in all). */
 export const MAX_SAMPLE_BYTES = 512 * 1024;
 
-const PLACEHOLDER = /\$\{([A-Za-z_]\w*)\}/g;
-
-/**
- * Field names a pattern's remediation fills (`${path}`): what makes one fix differ from another.
- * (The analyzer's `remediationFields` is the same walk; the collector does not import the analyzer.)
- */
-export function targetFields(pattern: Pattern): string[] {
-  if (!pattern.remediation) return [];
-  const found = new Set<string>();
-  const walk = (x: unknown): void => {
-    if (typeof x === "string") for (const m of x.matchAll(PLACEHOLDER)) found.add(m[1]!);
-    else if (Array.isArray(x)) x.forEach(walk);
-    else if (x && typeof x === "object") Object.values(x).forEach(walk);
-  };
-  walk(pattern.remediation);
-  return [...found].sort();
-}
+/** Field names a pattern's remediation fills (`${path}`): what makes one fix differ from another. */
+export const targetFields = (pattern: Pattern): string[] => remediationFields(pattern);
 
 /**
  * The distinct targets of one open fold. Flood control folds records by pattern and template, and

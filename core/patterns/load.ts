@@ -210,7 +210,8 @@ export function namedGroups(source: string): string[] {
 }
 
 /** `${name}` placeholders anywhere in a remediation's actions, checks and rollback. */
-function placeholders(value: unknown): Set<string> {
+/** The `${name}` placeholders anywhere in a value (a remediation's args, paths, contents). */
+export function placeholders(value: unknown): Set<string> {
   const found = new Set<string>();
   const walk = (x: unknown): void => {
     if (typeof x === "string") for (const m of x.matchAll(/\$\{([A-Za-z_]\w*)\}/g)) found.add(m[1]!);
@@ -219,6 +220,11 @@ function placeholders(value: unknown): Set<string> {
   };
   walk(value);
   return found;
+}
+
+/** Field names a pattern's remediation fills (`${path}`): what makes one fix differ from another. */
+export function remediationFields(pattern: Pattern | undefined): string[] {
+  return pattern?.remediation ? [...placeholders(pattern.remediation)].sort() : [];
 }
 
 /** A lookup from key path to 1-based line, for error messages. */
