@@ -26,6 +26,8 @@ export interface TestService {
   httpPrefixes?: string[];
   /** The site's accounts of the chmod/chown rules' targets (default root and www-data). */
   owners?: string[];
+  /** A content policy for write_file (e.g. the shipped nginx one). */
+  content?: unknown;
 }
 
 export function testPatterns(s: TestService): Map<string, ServicePatterns> {
@@ -103,7 +105,7 @@ export function testPatterns(s: TestService): Map<string, ServicePatterns> {
     log_paths: [],
     service_ops,
     config_files: s.configFiles ?? [],
-    policy: { description: "test policy", rules },
+    policy: { description: "test policy", rules, ...(s.content ? { content: s.content } : {}) },
     patterns: [
       { id: "x", regex: "x", severity: "error", category: "test", description: "x", examples: ["x"] },
     ],
