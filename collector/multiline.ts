@@ -20,6 +20,8 @@ export interface MultilineLimits {
   maxBytes?: number;
   /** Lines kept from the end of a record cut at the limits, after a marker line (default 20). */
   tailLines?: number;
+  /** Called for each line that would have continued a record but did not look like text. */
+  onJunk?: () => void;
 }
 
 /** Bytes of the kept tail lines of a cut record, at most (the head keeps `maxBytes`). */
@@ -56,6 +58,7 @@ export class MultilineAssembler {
   private beforePartial: Snapshot | undefined;
   /** Lines that would have continued a record but did not look like text. */
   junkLines = 0;
+  private readonly onJunk: (() => void) | undefined;
 
   constructor(rule: Pick<MultilineRule, "start" | "continue"> | undefined, limits: MultilineLimits = {}) {
     this.start = rule?.start;
@@ -64,6 +67,7 @@ export class MultilineAssembler {
     this.maxLines = limits.maxLines ?? 500;
     this.maxBytes = limits.maxBytes ?? 1_048_576;
     this.tailLines = limits.tailLines ?? 20;
+    this.onJunk = limits.onJunk;
   }
 
   /** True while a record is open (waiting for its next line or a flush). */
@@ -148,21 +152,21 @@ export class MultilineAssembler {
     return [cur];
   }
 
+  /** Forget the parts (an empty ring is kept: most records never have one). */
   private reset(): void {
     this.parts = [];
     this.bytes = 0;
-    this.ring = [];
+    if (this.ring.length > 0) this.ring = [];
     this.ringBytes = 0;
     this.dropped = 0;
   }
 
   private continues(line: string): boolean {
-    const cont = this.cont?.test(line) === true || (this.start !== undefined && !this.start.test(line));
-    if (cont && !looksLikeText(line)) {
-      this.junkLines++;
-      return false;
-    }
-    return cont;
+    if (this.cont?.test(line) !== true && (this.start === undefined || this.start.test(line))) return false;
+    if (looksLikeText(line)) return true;
+    this.junkLines++;
+    this.onJunk?.();
+    return false;
   }
 
   private keepTail(line: string, size: number): void {
@@ -183,7 +187,8 @@ export class MultilineAssembler {
   private open(line: string, offset: number, size: number): void {
     const truncated = size > this.maxBytes;
     const kept = truncated ? line.slice(0, this.maxBytes) : line;
-    this.reset();
+    // flush() has reset everything but what a kept tail may need.
+    if (this.ring.length > 0 || this.dropped > 0) this.reset();
     this.parts = [kept];
     this.bytes = Math.min(size, this.maxBytes);
     this.cur = { text: "", first: kept, offset, endOffset: offset + size, lines: 1, truncated };

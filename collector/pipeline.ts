@@ -99,15 +99,17 @@ export class FileProcessor implements FileConsumer {
     const rule = ctx.multiline;
     const c = ctx.counters;
     if (rule && (rule.start || rule.continue)) {
-      const asm = new MultilineAssembler(rule, { maxLines: rule.maxLines, ...ctx.multilineLimits });
+      const asm = new MultilineAssembler(rule, {
+        maxLines: rule.maxLines,
+        ...ctx.multilineLimits,
+        onJunk: () => c.junk_lines++,
+      });
       this.asm = asm;
       this.line = (text, off, size, flags, tail) => {
         if (flags !== 0) this.flagged(off, flags, tail);
         else c.lines++;
         if (flags & LINE_REJOINED) asm.rejoin();
-        const junk = asm.junkLines;
         const done = asm.push(text, off, size, (flags & LINE_PARTIAL) !== 0);
-        c.junk_lines += asm.junkLines - junk;
         for (let i = 0; i < done.length; i++) this.record(done[i]!);
       };
     } else {
@@ -211,6 +213,12 @@ export class FileProcessor implements FileConsumer {
     if (this.partialAt >= r.offset && this.partialAt < r.endOffset) {
       partial = r.offset;
       this.partialAt = -1;
+    }
+    if (r.lines === 1 && tails === undefined) {
+      // The hot path (most records are one line that matches nothing): one match() call.
+      const m = this.ctx.match(this.ctx.service, r.text);
+      if (m !== null) this.matched({ m, text: r.text }, r.offset, flags, partial);
+      return;
     }
     const ch = chooseMatch(this.ctx.match, this.mentions, this.ctx.service, r, tails);
     if (ch !== null) this.matched(ch, r.offset, flags, partial);

@@ -127,15 +127,12 @@ export class Tailer {
 
   /**
    * Close open records of files idle for `flushMs` that are read to their end. A file with bytes
-   * left to read (reading paused because the spool is full, or a failed read) stopped mid-line or
-   * mid-record only because we stopped: its rest is on disk, and flushing would cut the record in
-   * two. So nothing is flushed while `paused`, and each file is checked with one fstat (once per
-   * idle period: `flushed` is cleared by new data).
-   *
-   * An unfinished last line waits for its newline up to `partialWaitMs` (block-buffered writers
-   * split lines at buffer boundaries, seconds apart); meanwhile the record before it is closed only
-   * if what the line holds so far already starts a new record. Past the wait the line is given
-   * flagged partial, and given again whole if its rest arrives (see LineReader).
+   * left to read (spool full, a failed read) stopped mid-record only because we stopped: flushing
+   * would cut the record in two. So nothing is flushed while `paused`, and each file is checked
+   * with one fstat (once per idle period: `flushed` is cleared by new data). An unfinished last
+   * line waits for its newline up to `partialWaitMs` (block-buffered writers split lines seconds
+   * apart), the record before it closing only if the line's head already starts a new one; past
+   * the wait it is given flagged partial, and again whole if its rest arrives (see LineReader).
    */
   flushIdle(now = this.now(), paused = false): void {
     if (paused) return;
