@@ -8,7 +8,7 @@
  * its window, in which case a human must look and nothing is fixed automatically any more.
  * Every status change is published on `mcp:events` (channel `incidents`, type `incident.status`).
  */
-import { publishEvent, updateRecord, updateRecordOnce } from "../broker/records.ts";
+import { type EventInput, updateRecord, updateRecordOnce } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import { stableId } from "../core/ids.ts";
 import { SEVERITY_ORDER } from "../core/schemas/common.ts";
@@ -177,10 +177,10 @@ export async function recordEvent(broker: Broker, input: RecordInput): Promise<R
       decision = { created: false, analyze, transitions };
       return inc;
     },
+    { events: (next) => announcements(next, decision.transitions, decision.created ? event : undefined) },
   );
   const current = once.stored ?? (await broker.getRecord<Incident>("incident", input.incidentId));
   if (!current) throw new Error(`incident ${input.incidentId} vanished while being updated`);
-  await announce(broker, current.value, decision.transitions, decision.created ? event : undefined);
   return { incident: current.value, version: current.version, counted: !once.alreadyMarked, ...decision };
 }
 
@@ -199,30 +199,31 @@ export async function changeStatus(
   change: StatusChangeInput,
 ): Promise<Incident | null> {
   let transitions: Transition[] = [];
-  const stored = await updateRecord<Incident>(broker, "incident", id, (cur) => {
-    if (!cur || (cur.regressions ?? 0) !== change.round || !change.from.includes(cur.status))
-      return undefined;
-    const inc = structuredClone(cur);
-    const now = new Date().toISOString();
-    transitions = [];
-    change.patch?.(inc);
-    for (const t of change.to) applyTransition(inc, t.status, t.reason, now, transitions);
-    return inc;
-  });
-  if (!stored) return null;
-  await announce(broker, stored.value, transitions);
-  return stored.value;
+  const stored = await updateRecord<Incident>(
+    broker,
+    "incident",
+    id,
+    (cur) => {
+      if (!cur || (cur.regressions ?? 0) !== change.round || !change.from.includes(cur.status))
+        return undefined;
+      const inc = structuredClone(cur);
+      const now = new Date().toISOString();
+      transitions = [];
+      change.patch?.(inc);
+      for (const t of change.to) applyTransition(inc, t.status, t.reason, now, transitions);
+      return inc;
+    },
+    { events: (next) => announcements(next, transitions) },
+  );
+  return stored?.value ?? null;
 }
 
-async function announce(
-  broker: Broker,
-  inc: Incident,
-  transitions: Transition[],
-  newEvent?: ErrorEvent,
-): Promise<void> {
+/** The audit events of an incident change: written with the change, in the same broker step. */
+function announcements(inc: Incident, transitions: Transition[], newEvent?: ErrorEvent): EventInput[] {
+  const out: EventInput[] = [];
   if (newEvent) {
     // WebSocket `errors` subscribers see a new kind of error arrive (not every repeat of it).
-    await publishEvent(broker, {
+    out.push({
       type: "error.new",
       channel: "errors",
       subject: newEvent.event_id,
@@ -237,7 +238,7 @@ async function announce(
     });
   }
   for (const t of transitions) {
-    await publishEvent(broker, {
+    out.push({
       type: "incident.status",
       channel: "incidents",
       subject: inc.incident_id,
@@ -252,4 +253,5 @@ async function announce(
       },
     });
   }
+  return out;
 }

@@ -3,7 +3,7 @@
  * count the event into its incident, and, for the one caller that must analyse, try rules first,
  * then the shared cache, then Claude (or, offline, hand it to a human with a reason).
  */
-import { publishEvent } from "../broker/records.ts";
+import { ensureEnqueued, publishEvent } from "../broker/records.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
 import type { Logger } from "../core/log.ts";
@@ -133,6 +133,9 @@ export class Pipeline {
       this.counters.events++;
       if (rec.created) this.counters.incidents_created++;
       if (rec.analyze) await this.analyze(rec.incident, pattern);
+      else if (rec.incident.status === "queued" && rec.incident.fix_ids?.length)
+        // A redelivery after the fix was written but before it reached mcp:fixes: finish the hand-off.
+        await ensureEnqueued(broker, rec.incident.fix_ids[rec.incident.fix_ids.length - 1]!);
     } catch (err) {
       this.d.log.debug({ entry: entry.id, err: String(err) }, "entry failed");
       throw err;

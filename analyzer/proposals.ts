@@ -5,7 +5,7 @@
  * put on mcp:fixes) or `awaiting_approval`. The fix id is stable per (incident, analysis round)
  * and created with compare-and-set on version 0, so a redelivered event never makes two fixes.
  */
-import { enqueueFix } from "../broker/records.ts";
+import { ensureEnqueued } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import type { ServicePatterns } from "../core/patterns/index.ts";
 import { type ApprovalSettings, approvalReason } from "../core/policy/approval.ts";
@@ -131,10 +131,10 @@ export async function submitProposal(
       i.diagnosis = stored.diagnosis;
     },
   });
-  // Enqueue when this call moved the incident to queued: the first time, or a redelivery after a
-  // crash between the fix write and this point. At least once: the executor loads the fix record
-  // by id and fences runs, so a duplicate queue entry cannot run the fix twice.
-  if (stored.status === "queued" && inc !== null) await enqueueFix(ctx.broker, stored);
+  // Enqueue whenever the fix is queued and not yet enqueued (recorded on the fix): the first time,
+  // or a redelivery after a crash or a failed append anywhere after the fix write. At least once:
+  // the executor loads the fix record by id and fences runs, so a duplicate entry cannot run it twice.
+  if (stored.status === "queued") await ensureEnqueued(ctx.broker, stored.fix_id);
   return { fix: stored, incident: inc, status: target };
 }
 

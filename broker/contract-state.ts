@@ -54,6 +54,19 @@ export function stateContract(name: string, makeBroker: MakeBroker): void {
       expect(await b.putRecordIfUnmarked("incident", "m1", { count: 2 }, 1, other)).toBe(2);
     });
 
+    test("a record change and its audit events are one step: written together, or neither on a conflict", async () => {
+      const b = await fresh();
+      const ev = (n: number) => ({ data: JSON.stringify({ n, text: 'quoted "x" and ünïcode' }) });
+      expect(await b.putRecord("incident", "a1", { s: 1 }, 0, [ev(1), ev(2)])).toBe(1);
+      expect(await b.putRecord("incident", "a1", { s: 2 }, 0, [ev(3)])).toBeNull();
+      const mark = { key: "seen:a", value: "a1", ttlMs: 60_000 };
+      expect(await b.putRecordIfUnmarked("incident", "a1", { s: 3 }, 1, mark, [ev(4)])).toBe(2);
+      expect(await b.putRecordIfUnmarked("incident", "a1", { s: 4 }, 2, mark, [ev(5)])).toBe("marked");
+      const events = await b.range(b.keys.events);
+      expect(events.map((e) => JSON.parse(e.fields.data!).n)).toEqual([1, 2, 4]);
+      expect(JSON.parse(events[0]!.fields.data!).text).toBe('quoted "x" and ünïcode');
+    });
+
     test("cache values expire after their TTL", async () => {
       const b = await fresh();
       await b.cacheSet("k", "v", 60_000);

@@ -1,10 +1,25 @@
 import { McpError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
-import { encode } from "../core/schemas/codec.ts";
+import { encode, type StreamFields } from "../core/schemas/codec.ts";
 import type { Channel, McpEvent } from "../core/schemas/event.ts";
 import type { Fix, FixMessage } from "../core/schemas/fix.ts";
 import { DEFAULT_CAPS, type RecordKind } from "./keys.ts";
 import type { Broker, StatePort, Versioned } from "./types.ts";
+
+export interface UpdateOptions<T> {
+  maxAttempts?: number;
+  /**
+   * The audit events of this change, computed from the value about to be written (after `change`
+   * ran for the last time): appended to `mcp:events` in the same atomic step as the record, so
+   * the trail never misses a change that happened nor shows one that did not.
+   */
+  events?: (next: T) => EventInput[];
+}
+
+function eventsOf<T>(opts: UpdateOptions<T>, next: T): StreamFields[] | undefined {
+  const list = opts.events?.(next);
+  return list?.length ? list.map((e) => encode("event", eventOf(e))) : undefined;
+}
 
 /**
  * Read-modify-write of one record with optimistic concurrency: `change` gets the current value
@@ -17,13 +32,14 @@ export async function updateRecord<T>(
   kind: RecordKind,
   id: string,
   change: (current: T | null) => T | undefined,
-  maxAttempts = 20,
+  opts: UpdateOptions<T> = {},
 ): Promise<Versioned<T> | null> {
+  const maxAttempts = opts.maxAttempts ?? 20;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const current = await state.getRecord<T>(kind, id);
     const next = change(current?.value ?? null);
     if (next === undefined) return null;
-    const version = await state.putRecord(kind, id, next, current?.version ?? 0);
+    const version = await state.putRecord(kind, id, next, current?.version ?? 0, eventsOf(opts, next));
     if (version !== null) return { version, value: next };
     await Bun.sleep(Math.min(50, 2 ** attempt) * Math.random());
   }
@@ -44,17 +60,19 @@ export async function updateRecordOnce<T>(
   id: string,
   mark: { key: string; value: string; ttlMs: number },
   change: (current: T | null, alreadyMarked: boolean) => T | undefined,
-  maxAttempts = 20,
+  opts: UpdateOptions<T> = {},
 ): Promise<{ stored: Versioned<T> | null; alreadyMarked: boolean }> {
+  const maxAttempts = opts.maxAttempts ?? 20;
   let alreadyMarked = (await state.kvGet(mark.key)) !== null;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const current = await state.getRecord<T>(kind, id);
     const next = change(current?.value ?? null, alreadyMarked);
     if (next === undefined) return { stored: null, alreadyMarked };
     const expected = current?.version ?? 0;
+    const events = eventsOf(opts, next);
     const version = alreadyMarked
-      ? await state.putRecord(kind, id, next, expected)
-      : await state.putRecordIfUnmarked(kind, id, next, expected, mark);
+      ? await state.putRecord(kind, id, next, expected, events)
+      : await state.putRecordIfUnmarked(kind, id, next, expected, mark, events);
     if (version === "marked") {
       alreadyMarked = true;
       continue;
@@ -75,8 +93,8 @@ export interface EventInput {
 }
 
 /** Append one audit/notification event to `mcp:events` (capped). Returns the event. */
-export async function publishEvent(broker: Broker, input: EventInput): Promise<McpEvent> {
-  const event: McpEvent = {
+function eventOf(input: EventInput): McpEvent {
+  return {
     v: 1,
     event_id: newId("ev_"),
     type: input.type,
@@ -85,6 +103,14 @@ export async function publishEvent(broker: Broker, input: EventInput): Promise<M
     subject: input.subject,
     data: input.data ?? {},
   };
+}
+
+/**
+ * Append one audit/notification event to `mcp:events` (capped). Returns the event. An event that
+ * records a state change goes with the change instead (`updateRecord`'s `events`).
+ */
+export async function publishEvent(broker: Broker, input: EventInput): Promise<McpEvent> {
+  const event = eventOf(input);
   await broker.append(broker.keys.events, [encode("event", event)], { maxLen: DEFAULT_CAPS.events });
   return event;
 }
@@ -102,6 +128,25 @@ export async function enqueueFix(broker: Broker, fix: Fix): Promise<string> {
   };
   const [id] = await broker.append(broker.keys.fixes, [encode("fix", message)]);
   return id!;
+}
+
+/**
+ * Make sure a queued fix is on `mcp:fixes`: append it unless the record says it was enqueued, then
+ * record that it was. A crash or a failed append between "the record says queued" and "the entry
+ * is on the stream" is repaired by the next call (a redelivered analyzer entry, the sweeper).
+ * At least once: a second entry for one fix is harmless, as the executor fences runs by record.
+ * `force` appends even when marked (the sweeper, when no entry for the fix is left on the stream).
+ * Returns the stored fix when it was enqueued now, else null.
+ */
+export async function ensureEnqueued(broker: Broker, fixId: string, force = false): Promise<Fix | null> {
+  const cur = await broker.getRecord<Fix>("fix", fixId);
+  if (!cur || cur.value.status !== "queued" || (cur.value.enqueued_at && !force)) return null;
+  await enqueueFix(broker, cur.value);
+  const at = new Date().toISOString();
+  const stored = await updateRecord<Fix>(broker, "fix", fixId, (f) =>
+    f && f.status === "queued" ? { ...f, enqueued_at: at } : undefined,
+  );
+  return stored?.value ?? cur.value;
 }
 
 /** The pause flag shared by every process (`POST /processing/pause`). */

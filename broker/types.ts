@@ -161,7 +161,17 @@ export interface StatePort {
    * Compare-and-set: writes only when the stored version equals `expectedVersion`
    * (0 = the record must not exist yet). Returns the new version, or null on conflict.
    */
-  putRecord<T>(kind: RecordKind, id: string, value: T, expectedVersion: number): Promise<number | null>;
+  /**
+   * Compare-and-set of one record. `events` (encoded `mcp:events` entries) are appended in the same
+   * atomic step, so a state change and its audit event are written together or not at all.
+   */
+  putRecord<T>(
+    kind: RecordKind,
+    id: string,
+    value: T,
+    expectedVersion: number,
+    events?: StreamFields[],
+  ): Promise<number | null>;
   /**
    * `putRecord` that also sets the kv key `mark.key` (with a TTL), atomically, and only when that
    * key is absent: "marked" when it already exists (nothing written). Counting an event into a
@@ -174,6 +184,7 @@ export interface StatePort {
     value: T,
     expectedVersion: number,
     mark: { key: string; value: string; ttlMs: number },
+    events?: StreamFields[],
   ): Promise<number | null | "marked">;
   deleteRecord(kind: RecordKind, id: string): Promise<boolean>;
   /** Every record of a kind (small sets: incidents, fixes, clients), unordered. */

@@ -1,4 +1,4 @@
-import { publishEvent, updateRecord } from "../broker/records.ts";
+import { type EventInput, updateRecord } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import type { Fix, FixStatus, FixStep } from "../core/schemas/fix.ts";
 import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
@@ -22,9 +22,13 @@ export class FixAudit {
     readonly token: number,
   ) {}
 
-  private async write(change: (f: Fix) => Fix): Promise<Fix> {
-    const stored = await updateRecord<Fix>(this.broker, "fix", this.fixId, (cur) =>
-      cur && cur.run?.token === this.token ? change(cur) : undefined,
+  private async write(change: (f: Fix) => Fix, events?: (f: Fix) => EventInput[]): Promise<Fix> {
+    const stored = await updateRecord<Fix>(
+      this.broker,
+      "fix",
+      this.fixId,
+      (cur) => (cur && cur.run?.token === this.token ? change(cur) : undefined),
+      events ? { events } : {},
     );
     if (!stored) throw new FencedOut(this.fixId);
     return stored.value;
@@ -40,34 +44,24 @@ export class FixAudit {
 
   /** Append a step to the record and publish it as a `fix.step` event. */
   async step(step: FixStep): Promise<void> {
-    await this.write((f) => ({
-      ...f,
-      steps: [...(f.steps ?? []), step],
-      updated_at: new Date().toISOString(),
-    }));
-    await publishEvent(this.broker, {
-      type: "fix.step",
-      channel: "fixes",
-      subject: this.fixId,
-      data: { ...step },
-    });
+    await this.write(
+      (f) => ({ ...f, steps: [...(f.steps ?? []), step], updated_at: new Date().toISOString() }),
+      () => [{ type: "fix.step", channel: "fixes", subject: this.fixId, data: { ...step } }],
+    );
   }
 
   async status(status: FixStatus, reason: string, extra: Partial<Fix> = {}): Promise<Fix> {
-    const fix = await this.write((f) => ({
-      ...f,
-      ...extra,
-      status,
-      status_reason: reason,
-      updated_at: new Date().toISOString(),
-    }));
-    await publishEvent(this.broker, {
-      type: "fix.status",
-      channel: "fixes",
-      subject: this.fixId,
-      data: { status, reason, incident_id: fix.incident_id, executor: fix.run?.executor },
-    });
-    return fix;
+    return await this.write(
+      (f) => ({ ...f, ...extra, status, status_reason: reason, updated_at: new Date().toISOString() }),
+      (fix) => [
+        {
+          type: "fix.status",
+          channel: "fixes",
+          subject: this.fixId,
+          data: { status, reason, incident_id: fix.incident_id, executor: fix.run?.executor },
+        },
+      ],
+    );
   }
 }
 
@@ -79,19 +73,26 @@ export async function setFixStatus(
   status: FixStatus,
   reason: string,
 ): Promise<boolean> {
-  const stored = await updateRecord<Fix>(broker, "fix", fixId, (cur) =>
-    cur && cur.status === from
-      ? { ...cur, status, status_reason: reason, updated_at: new Date().toISOString() }
-      : undefined,
+  const stored = await updateRecord<Fix>(
+    broker,
+    "fix",
+    fixId,
+    (cur) =>
+      cur && cur.status === from
+        ? { ...cur, status, status_reason: reason, updated_at: new Date().toISOString() }
+        : undefined,
+    {
+      events: (f) => [
+        {
+          type: "fix.status",
+          channel: "fixes",
+          subject: fixId,
+          data: { status, reason, incident_id: f.incident_id },
+        },
+      ],
+    },
   );
-  if (!stored) return false;
-  await publishEvent(broker, {
-    type: "fix.status",
-    channel: "fixes",
-    subject: fixId,
-    data: { status, reason, incident_id: stored.value.incident_id },
-  });
-  return true;
+  return stored !== null;
 }
 
 /** Mirror the fix's outcome on its incident (fixed_at feeds the analyzer's loop guard). */
@@ -103,22 +104,25 @@ export async function setIncidentStatus(
 ): Promise<void> {
   const now = new Date().toISOString();
   let from: IncidentStatus | null = null;
-  const stored = await updateRecord<Incident>(broker, "incident", incidentId, (cur) => {
-    if (!cur) return undefined;
-    from = cur.status;
-    return {
-      ...cur,
-      status: to,
-      status_reason: reason,
-      fixed_at: to === "fixed" ? [...(cur.fixed_at ?? []), now] : cur.fixed_at,
-      history: [...(cur.history ?? []), { at: now, from: cur.status, to, reason }],
-    };
-  });
-  if (stored)
-    await publishEvent(broker, {
-      type: "incident.status",
-      channel: "incidents",
-      subject: incidentId,
-      data: { from, to, reason },
-    });
+  await updateRecord<Incident>(
+    broker,
+    "incident",
+    incidentId,
+    (cur) => {
+      if (!cur) return undefined;
+      from = cur.status;
+      return {
+        ...cur,
+        status: to,
+        status_reason: reason,
+        fixed_at: to === "fixed" ? [...(cur.fixed_at ?? []), now] : cur.fixed_at,
+        history: [...(cur.history ?? []), { at: now, from: cur.status, to, reason }],
+      };
+    },
+    {
+      events: () => [
+        { type: "incident.status", channel: "incidents", subject: incidentId, data: { from, to, reason } },
+      ],
+    },
+  );
 }

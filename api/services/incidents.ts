@@ -13,24 +13,26 @@ export async function setIncidentStatus(
 ): Promise<Incident | null> {
   const at = new Date().toISOString();
   let from: Incident["status"] | null = null;
-  const res = await updateRecord<Incident>(deps.broker, "incident", id, (inc) => {
-    if (!inc || inc.status === to) return undefined;
-    from = inc.status;
-    return {
-      ...inc,
-      status: to,
-      status_reason: reason,
-      history: [...(inc.history ?? []), { at, from: inc.status, to, reason }].slice(-50),
-    };
-  });
-  if (res) {
-    await publishEvent(deps.broker, {
-      type: "incident.status",
-      channel: "incidents",
-      subject: id,
-      data: { from, to, reason },
-    });
-  }
+  const res = await updateRecord<Incident>(
+    deps.broker,
+    "incident",
+    id,
+    (inc) => {
+      if (!inc || inc.status === to) return undefined;
+      from = inc.status;
+      return {
+        ...inc,
+        status: to,
+        status_reason: reason,
+        history: [...(inc.history ?? []), { at, from: inc.status, to, reason }].slice(-50),
+      };
+    },
+    {
+      events: () => [
+        { type: "incident.status", channel: "incidents", subject: id, data: { from, to, reason } },
+      ],
+    },
+  );
   return res?.value ?? null;
 }
 

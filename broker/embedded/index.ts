@@ -2,7 +2,7 @@ import { makeKeys } from "../keys.ts";
 import type { Broker, BrokerHealth } from "../types.ts";
 import { Db, type EmbeddedBrokerOptions } from "./db.ts";
 import { embeddedState } from "./state.ts";
-import { embeddedStreams } from "./streams.ts";
+import { appendInTx, embeddedStreams } from "./streams.ts";
 import { Waiters } from "./waiters.ts";
 
 export type { EmbeddedBrokerOptions } from "./db.ts";
@@ -21,7 +21,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): Broker {
     kind: "embedded",
     keys,
     ...embeddedStreams(db, keys, waiters),
-    ...embeddedState(db, keys),
+    ...embeddedState(db, keys, { appendTx: appendInTx(db), notify: () => waiters.notify(keys.events) }),
     async health(): Promise<BrokerHealth> {
       if (db.closed) return { ok: false, kind: "embedded", state: "closed" };
       const started = performance.now();

@@ -1,10 +1,22 @@
-import type { Keys, RecordKind } from "../keys.ts";
+import type { StreamFields } from "../../core/schemas/codec.ts";
+import { DEFAULT_CAPS, type Keys, type RecordKind } from "../keys.ts";
 import type { StatePort, Versioned } from "../types.ts";
 import type { Db } from "./db.ts";
 
 /** The state half of the embedded broker: the same semantics as the Redis scripts. */
-export function embeddedState(db: Db, keys: Keys): StatePort {
+export function embeddedState(
+  db: Db,
+  keys: Keys,
+  events: {
+    appendTx: (stream: string, entries: StreamFields[], maxLen?: number) => string[];
+    notify: () => void;
+  },
+): StatePort {
   const q = db.sql;
+  /** A record change's audit events, in the change's own transaction. */
+  const withEvents = (list: StreamFields[] | undefined) => {
+    if (list?.length) events.appendTx(keys.events, list, DEFAULT_CAPS.events);
+  };
   let lastPurge = 0;
 
   /** Compare-and-set of one record; call inside a write transaction. New version, or null on conflict. */
@@ -58,15 +70,21 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
       return row ? { version: row.version, value: JSON.parse(row.json) as T } : null;
     },
 
-    async putRecord(kind, id, value, expectedVersion) {
+    async putRecord(kind, id, value, expectedVersion, list) {
       const json = JSON.stringify(value);
-      return db.write("putRecord", () => casRecord(keys.records(kind), id, json, expectedVersion));
+      const version = db.write("putRecord", () => {
+        const v = casRecord(keys.records(kind), id, json, expectedVersion);
+        if (v !== null) withEvents(list);
+        return v;
+      });
+      if (version !== null && list?.length) events.notify();
+      return version;
     },
 
-    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark) {
+    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark, list) {
       const json = JSON.stringify(value);
       const markKey = keys.kv(mark.key);
-      return db.write("putRecordIfUnmarked", () => {
+      const result = db.write("putRecordIfUnmarked", () => {
         const now = Date.now();
         const marked = q
           .query<{ one: number }, [string, number]>(
@@ -81,8 +99,11 @@ export function embeddedState(db: Db, keys: Keys): StatePort {
           mark.value,
           now + Math.max(1, Math.ceil(mark.ttlMs)),
         );
+        withEvents(list);
         return version;
       });
+      if (typeof result === "number" && list?.length) events.notify();
+      return result;
     },
 
     async deleteRecord(kind, id) {

@@ -14,6 +14,46 @@ type GroupRow = { last_ms: number; last_seq: number; entries_read: number | null
 
 const entryOf = (r: Row): StreamEntry => ({ id: fmtId(r.ms, r.seq), fields: JSON.parse(r.fields) });
 
+/**
+ * XADD inside the caller's transaction: ids are `<ms>-<seq>`, never going backwards. Shared with
+ * the state half, which appends a record change's audit events in the change's own transaction.
+ */
+export function appendInTx(db: Db): (stream: string, entries: StreamFields[], maxLen?: number) => string[] {
+  const q = db.sql;
+  const streamRow = (s: string) =>
+    q
+      .query<StreamRow, [string]>(
+        "SELECT last_ms, last_seq, entries_added, length FROM streams WHERE name = ?",
+      )
+      .get(s);
+  const mkStream = (s: string) => q.query("INSERT OR IGNORE INTO streams VALUES (?, 0, 0, 0, 0)").run(s);
+  return (s: string, entries: StreamFields[], maxLen?: number): string[] => {
+    mkStream(s);
+    const st = streamRow(s)!;
+    const now = Date.now();
+    let ms = Math.max(now, st.last_ms);
+    let seq = ms === st.last_ms ? st.last_seq : -1;
+    const ins = q.query("INSERT INTO entries VALUES (?, ?, ?, ?)");
+    const ids = entries.map((fields) => {
+      seq++;
+      if (seq > MAX_SEQ) [ms, seq] = [ms + 1, 0];
+      ins.run(s, ms, seq, JSON.stringify(fields));
+      return fmtId(ms, seq);
+    });
+    let length = st.length + entries.length;
+    if (maxLen !== undefined && length > maxLen) {
+      q.query(
+        "DELETE FROM entries WHERE stream = ?1 AND (ms, seq) <= (SELECT ms, seq FROM entries WHERE stream = ?1 ORDER BY ms, seq LIMIT 1 OFFSET ?2)",
+      ).run(s, length - maxLen - 1);
+      length = maxLen;
+    }
+    q.query(
+      "UPDATE streams SET last_ms = ?, last_seq = ?, entries_added = entries_added + ?, length = ? WHERE name = ?",
+    ).run(ms, seq, entries.length, length, s);
+    return ids;
+  };
+}
+
 /** The Streams half of the embedded broker, with Redis 7 semantics (ids, PEL, lag, XAUTOCLAIM). */
 export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPort {
   const q = db.sql;
@@ -47,32 +87,7 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
       )
       .get(s, ms, seq)!.n;
 
-  /** XADD inside the caller's transaction: ids are `<ms>-<seq>`, never going backwards. */
-  const appendTx = (s: string, entries: StreamFields[], maxLen?: number): string[] => {
-    mkStream(s);
-    const st = streamRow(s)!;
-    const now = Date.now();
-    let ms = Math.max(now, st.last_ms);
-    let seq = ms === st.last_ms ? st.last_seq : -1;
-    const ins = q.query("INSERT INTO entries VALUES (?, ?, ?, ?)");
-    const ids = entries.map((fields) => {
-      seq++;
-      if (seq > MAX_SEQ) [ms, seq] = [ms + 1, 0];
-      ins.run(s, ms, seq, JSON.stringify(fields));
-      return fmtId(ms, seq);
-    });
-    let length = st.length + entries.length;
-    if (maxLen !== undefined && length > maxLen) {
-      q.query(
-        "DELETE FROM entries WHERE stream = ?1 AND (ms, seq) <= (SELECT ms, seq FROM entries WHERE stream = ?1 ORDER BY ms, seq LIMIT 1 OFFSET ?2)",
-      ).run(s, length - maxLen - 1);
-      length = maxLen;
-    }
-    q.query(
-      "UPDATE streams SET last_ms = ?, last_seq = ?, entries_added = entries_added + ?, length = ? WHERE name = ?",
-    ).run(ms, seq, entries.length, length, s);
-    return ids;
-  };
+  const appendTx = appendInTx(db);
 
   const readNew = (s: string, g: string, c: string, count: number): Delivery[] =>
     db.write("readGroup", () => {

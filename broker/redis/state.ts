@@ -1,4 +1,5 @@
-import type { Keys } from "../keys.ts";
+import type { StreamFields } from "../../core/schemas/codec.ts";
+import { DEFAULT_CAPS, type Keys } from "../keys.ts";
 import type { StatePort, Versioned } from "../types.ts";
 import type { Connections } from "./connection.ts";
 import { runScript } from "./scripts/script.ts";
@@ -12,6 +13,11 @@ import {
   PUT_RECORD_IF_UNMARKED,
 } from "./scripts/state.ts";
 
+/** Audit events as the record scripts take them: a JSON list of flat [field, value, …] lists. */
+function flatEvents(events: StreamFields[] | undefined): string {
+  return JSON.stringify((events ?? []).map((f) => Object.entries(f).flat()));
+}
+
 /** The state half of the Redis broker: versioned records, cache, seen keys, kv, hashes, budget. */
 export function redisState(conn: Connections, keys: Keys): StatePort {
   const rec = (kind: Parameters<Keys["records"]>[0]) => [keys.records(kind), `${keys.records(kind)}:version`];
@@ -24,22 +30,27 @@ export function redisState(conn: Connections, keys: Keys): StatePort {
       return { version: Number(raw[0]), value: JSON.parse(String(raw[1])) as T };
     },
 
-    async putRecord(kind, id, value, expectedVersion) {
+    async putRecord(kind, id, value, expectedVersion, events) {
       const json = JSON.stringify(value);
       const raw = await conn.run("putRecord", (r) =>
-        runScript(r, PUT_RECORD, rec(kind), [id, json, expectedVersion]),
+        runScript(
+          r,
+          PUT_RECORD,
+          [...rec(kind), keys.events],
+          [id, json, expectedVersion, DEFAULT_CAPS.events, flatEvents(events)],
+        ),
       );
       return raw === null || raw === undefined ? null : Number(raw);
     },
 
-    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark) {
+    async putRecordIfUnmarked(kind, id, value, expectedVersion, mark, events) {
       const json = JSON.stringify(value);
       const raw = await conn.run("putRecordIfUnmarked", (r) =>
         runScript(
           r,
           PUT_RECORD_IF_UNMARKED,
-          [...rec(kind), keys.kv(mark.key)],
-          [id, json, expectedVersion, mark.value, ttlOf(mark.ttlMs)],
+          [...rec(kind), keys.kv(mark.key), keys.events],
+          [id, json, expectedVersion, mark.value, ttlOf(mark.ttlMs), DEFAULT_CAPS.events, flatEvents(events)],
         ),
       );
       if (raw === null || raw === undefined) return null;

@@ -53,6 +53,11 @@ export const Fix = v.object({
   rejection: v.optional(v.object({ by: v.string(), at: IsoTime, reason: v.string() })),
   /** Fencing: the executor run that owns this fix; a stale run cannot write over a newer one. */
   run: v.optional(v.object({ executor: v.string(), token: v.number(), started_at: IsoTime })),
+  /**
+   * When the fix was last put on mcp:fixes while queued. Cleared by nothing: a queued fix without
+   * it (the append failed after the record said queued) is enqueued by whoever sees it next.
+   */
+  enqueued_at: v.optional(IsoTime),
   steps: v.optional(v.array(FixStep), []),
   created_at: IsoTime,
   updated_at: IsoTime,

@@ -1,5 +1,14 @@
 import { script } from "./script.ts";
 
+/**
+ * Lua that appends the audit events of a record change to `mcp:events` in the same script:
+ * `list` is a JSON array of flat [field, value, …] arrays, `cap` the stream's MAXLEN ~.
+ */
+const APPEND_EVENTS = (stream: string, cap: string, list: string) => `
+for _, fields in ipairs(cjson.decode(${list})) do
+  redis.call('XADD', ${stream}, 'MAXLEN', '~', ${cap}, '*', unpack(fields))
+end`;
+
 /*
  * Records of one kind live in two hashes: KEYS[1] maps id → JSON, KEYS[2] maps id → version.
  * Both are read and written together by these scripts so a reader never sees a value with the
@@ -7,31 +16,34 @@ import { script } from "./script.ts";
  */
 
 /**
- * Compare-and-set one record.
- * KEYS[1] values hash, KEYS[2] versions hash
- * ARGV[1] id, ARGV[2] JSON value, ARGV[3] expected version (0 = must not exist)
+ * Compare-and-set one record, with its audit events.
+ * KEYS[1] values hash, KEYS[2] versions hash, KEYS[3] events stream
+ * ARGV[1] id, ARGV[2] JSON value, ARGV[3] expected version (0 = must not exist),
+ * ARGV[4] events cap, ARGV[5] events (JSON list of flat field lists)
  * Result: the new version, or false on conflict
  */
 export const PUT_RECORD = script(
   "put_record",
-  2,
+  3,
   `
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if cur ~= tonumber(ARGV[3]) then return false end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], cur + 1)
+${APPEND_EVENTS("KEYS[3]", "ARGV[4]", "ARGV[5]")}
 return cur + 1
 `,
 );
 
 /**
- * KEYS[1] values hash, KEYS[2] versions hash, KEYS[3] mark key;
- * ARGV[1] id, ARGV[2] JSON, ARGV[3] expected version, ARGV[4] mark value, ARGV[5] mark TTL ms
+ * KEYS[1] values hash, KEYS[2] versions hash, KEYS[3] mark key, KEYS[4] events stream;
+ * ARGV[1] id, ARGV[2] JSON, ARGV[3] expected version, ARGV[4] mark value, ARGV[5] mark TTL ms,
+ * ARGV[6] events cap, ARGV[7] events (JSON list of flat field lists)
  * Result: -1 when the mark exists (nothing written), false on a version conflict, else the new version
  */
 export const PUT_RECORD_IF_UNMARKED = script(
   "put_record_if_unmarked",
-  3,
+  4,
   `
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
@@ -39,6 +51,7 @@ if cur ~= tonumber(ARGV[3]) then return false end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], cur + 1)
 redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+${APPEND_EVENTS("KEYS[4]", "ARGV[6]", "ARGV[7]")}
 return cur + 1
 `,
 );
