@@ -41,6 +41,12 @@ export class Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly sweeperRepairs = new Counter({
+    name: "mcp_sweeper_repairs_total",
+    help: "Fixes whose record and queue disagreed and were repaired by a sweeper, by kind",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
   readonly analyzerCalls = new Counter({
     name: "mcp_analyzer_calls_total",
     help: "Analyses by source (rule, cache, claude)",
@@ -114,12 +120,14 @@ export class Metrics {
   observeEvent(type: string, data: Record<string, unknown>): void {
     if (type === "incident.status" && typeof data.to === "string") this.incidents.inc({ status: data.to });
     if (type === "fix.status" && typeof data.status === "string") {
-      const final = ["fixed", "failed", "rolled_back", "rejected", "refused", "dry_run"];
+      const final = ["fixed", "failed", "rolled_back", "rollback_failed", "rejected", "refused", "dry_run"];
       if (final.includes(data.status)) {
         this.fixes.inc({ outcome: data.status });
         if (typeof data.duration_ms === "number") this.fixDuration.observe(data.duration_ms / 1000);
       }
     }
+    if (type === "sweeper.repaired" && typeof data.kind === "string")
+      this.sweeperRepairs.inc({ kind: data.kind });
     if (type === "analysis.done" && typeof data.source === "string")
       this.analyzerCalls.inc({ source: data.source });
   }

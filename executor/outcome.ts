@@ -3,9 +3,10 @@
  * recorded as a dry run. Shared by the run of a fix (runner.ts) and by recovery (recover.ts).
  */
 import { publishEvent } from "../broker/records.ts";
+import type { Broker } from "../broker/types.ts";
 import { describeAction } from "../core/policy/index.ts";
 import type { Fix, FixStatus } from "../core/schemas/fix.ts";
-import type { IncidentStatus } from "../core/schemas/incident.ts";
+import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
 import { type FixAudit, setFixStatus, setIncidentStatus } from "./audit.ts";
 import { type BackupEntry, restore } from "./backup.ts";
 import type { RunnerDeps, RunOutcome } from "./runner.ts";
@@ -48,9 +49,32 @@ const INCIDENT_OF: Partial<Record<FixStatus, IncidentStatus>> = {
   fixed: "fixed",
   failed: "failed",
   rolled_back: "rolled_back",
+  rollback_failed: "needs_human",
   refused: "needs_human",
   awaiting_approval: "awaiting_approval",
 };
+
+/**
+ * The second half of a run's hand-off, repeatable: when a fix has reached its final state but its
+ * incident still says queued or executing (the run died between the two writes), the incident is
+ * moved to match. Returns whether it had to. Called for a redelivered entry of a finished fix and
+ * by the sweeper.
+ */
+export async function mirrorOnIncident(broker: Broker, fix: Fix): Promise<boolean> {
+  const to = INCIDENT_OF[fix.status];
+  if (!to || fix.status === "awaiting_approval") return false;
+  const inc = await broker.getRecord<Incident>("incident", fix.incident_id);
+  if (!inc || !["queued", "executing"].includes(inc.value.status)) return false;
+  if (inc.value.fix_ids?.length && inc.value.fix_ids[inc.value.fix_ids.length - 1] !== fix.fix_id)
+    return false;
+  await setIncidentStatus(
+    broker,
+    fix.incident_id,
+    to,
+    `fix ${fix.fix_id} ${fix.status}: ${fix.status_reason ?? ""}`,
+  );
+  return true;
+}
 
 /** The run's final status on the fix and its incident, logged; the entry is acked. */
 export async function finish(

@@ -12,7 +12,7 @@ import { backup, backupDir, readManifest } from "./backup.ts";
 import { guardOf, stopLost } from "./guard.ts";
 import { hostRefusal, isHostRefusal } from "./hostops.ts";
 import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
-import { dryRun, finish, park, rollBack } from "./outcome.ts";
+import { dryRun, finish, mirrorOnIncident, park, rollBack } from "./outcome.ts";
 import { recover } from "./recover.ts";
 import { runStep, type StepContext, serviceOp } from "./steps.ts";
 import { symlinkReasons } from "./symlinks.ts";
@@ -50,6 +50,7 @@ const DONE: FixStatus[] = [
   "fixed",
   "failed",
   "rolled_back",
+  "rollback_failed",
   "rejected",
   "refused",
   "dry_run",
@@ -70,7 +71,11 @@ export async function runFix(
   const stored = await broker.getRecord<Fix>("fix", fixId);
   if (!stored) return { ack: true, reason: `no record for fix ${fixId}` };
   const fix = stored.value;
-  if (DONE.includes(fix.status)) return { ack: true, status: fix.status, reason: `already ${fix.status}` };
+  if (DONE.includes(fix.status)) {
+    // A redelivery after a run that died between the fix's final write and its incident's.
+    await mirrorOnIncident(broker, fix);
+    return { ack: true, status: fix.status, reason: `already ${fix.status}` };
+  }
   if (fix.status === "executing") {
     // The run the record names still holds its lease: it is alive and will ack the entry itself.
     if (fix.run && (await broker.kvGet(leaseKey(fixId, fix.run))))

@@ -12,6 +12,7 @@ import type { ClientRecord } from "../core/schemas/client.ts";
 import { decode } from "../core/schemas/codec.ts";
 import { type Fix, FixMessage } from "../core/schemas/fix.ts";
 import { runFix } from "./runner.ts";
+import { startSweeper } from "./sweeper.ts";
 import { createLocalTransport } from "./transport/local.ts";
 import { createSshTransport } from "./transport/ssh.ts";
 import type { Transport } from "./transport/types.ts";
@@ -33,6 +34,8 @@ export interface ExecutorsOptions {
   trimEveryMs?: number;
   /** Newest entries the trim always keeps (default DEFAULT_TRIM_KEEP). */
   trimKeep?: number;
+  /** How often the sweeper runs (default executor.sweep_every_s). */
+  sweepEveryMs?: number;
 }
 
 /**
@@ -138,11 +141,17 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
     ...(o.trimEveryMs ? { everyMs: o.trimEveryMs } : {}),
     ...(o.trimKeep !== undefined ? { keep: o.trimKeep } : {}),
   });
+  const stopSweeper = startSweeper(broker, {
+    everyMs: o.sweepEveryMs ?? config.executor.sweep_every_s * 1000,
+    graceMs: config.executor.sweep_after_s * 1000,
+    log,
+  });
   log.info({ consumers: count, prefix }, "executors started");
   return {
     async stop() {
       stopped = true;
       stopTrimmer();
+      stopSweeper();
       await Promise.allSettled(loops);
       for (const t of pool.values()) await t.then((x) => x.close()).catch(() => {});
       pool.clear();

@@ -102,6 +102,11 @@ const Executor = v.strictObject({
   auto_approve_model_max_risk: v.optional(AutoRisk, "none"),
   dry_run: bool("record the plan and run nothing", false),
   backup_dir: v.optional(str("per-fix backup folder on the host"), "/var/backups/mcpmon"),
+  sweep_every_s: posInt(
+    "how often each executor process looks for fixes whose record and queue disagree",
+    15,
+  ),
+  sweep_after_s: posInt("a fix record untouched this long is looked at by the sweeper", 30),
 });
 
 const Broker = v.strictObject({

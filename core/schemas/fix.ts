@@ -9,6 +9,8 @@ export const FixStatus = v.picklist([
   "fixed",
   "failed",
   "rolled_back",
+  /** The fix failed and undoing it did not fully succeed: what remains is in status_reason. */
+  "rollback_failed",
   "rejected",
   "refused",
   "dry_run",
