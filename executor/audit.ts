@@ -50,6 +50,14 @@ export class FixAudit {
     );
   }
 
+  /** Record what an action is about to change (before it runs), with a `fix.intent` event. */
+  async intend(change: NonNullable<Fix["changes"]>[number]): Promise<void> {
+    await this.write(
+      (f) => ({ ...f, changes: [...(f.changes ?? []), change], updated_at: new Date().toISOString() }),
+      () => [{ type: "fix.intent", channel: "fixes", subject: this.fixId, data: { ...change } }],
+    );
+  }
+
   async status(status: FixStatus, reason: string, extra: Partial<Fix> = {}): Promise<Fix> {
     return await this.write(
       (f) => ({ ...f, ...extra, status, status_reason: reason, updated_at: new Date().toISOString() }),

@@ -26,6 +26,7 @@ import type { ExecResult, Transport } from "./transport/types.ts";
  *   perl -e HOST_HELPER -- chmod MODE PATH KIND OWNERS NAME_RE CRED_RE ROOT...
  *   perl -e HOST_HELPER -- chown OWNER PATH KIND OWNERS NAME_RE CRED_RE ROOT...  (user, user:group, :group)
  *   perl -e HOST_HELPER -- write MODE|"" PATH EXPECT|"" CREATE_MODE ROOT...   (content on stdin)
+ *   perl -e HOST_HELPER -- restore MODE PATH UID:GID ROOT...   (a rollback: the exact old mode and owner)
  *
  * For chmod/chown, on the opened object: KIND (file|dir) must be what it is; OWNERS (comma list)
  * must hold its owner user or group; NAME_RE must match no path segment below its root and CRED_RE
@@ -43,6 +44,7 @@ my ($op, $value, $path, @rest) = @ARGV;
 fail("usage: chmod|chown|write VALUE PATH ... ROOT...") unless defined $path && defined $op && defined $value;
 my ($expect, $create, $kind, $owners, $namere, $credre) = ("", "", "", "", "", "");
 if ($op eq "write") { ($expect, $create) = splice(@rest, 0, 2) }
+elsif ($op eq "restore") { ($kind) = splice(@rest, 0, 1) }
 else { ($kind, $owners, $namere, $credre) = splice(@rest, 0, 4) }
 defined $_ or fail("missing arguments") for ($expect, $create, $kind, $owners, $namere, $credre);
 refuse("\"$path\" is not an absolute path") unless $path =~ m{^/};
@@ -114,6 +116,27 @@ if ($op eq "chmod" || $op eq "chown") {
   print "$op $value $real\n";
   exit 0;
 }
+if ($op eq "restore") {
+  # Put back the mode and owner recorded before a fix changed them: the exact old values (set-id
+  # bits included, as they were), on the object opened without following a last symlink.
+  my ($uid, $gid) = split(/:/, $kind, 2);
+  refuse("restore needs MODE UID:GID") unless $value =~ /^[0-7]{1,5}$/ && defined $gid && $uid =~ /^\d+$/ && $gid =~ /^\d+$/;
+  my @pre = lstat($path);
+  fail("\"$path\": $!") unless @pre;
+  refuse("\"$path\" is a symlink; nothing changed") if S_ISLNK($pre[2]);
+  sysopen(my $fh, $path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) or fail("cannot open \"$path\": $!");
+  my $real = readlink("/proc/self/fd/" . fileno($fh));
+  fail("cannot read the opened file's path from /proc: $!") unless defined $real;
+  live($real);
+  refuse("\"$path\" is \"$real\" on the host, which is a policy root itself; nothing changed") if isroot($real);
+  refuse("\"$path\" is \"$real\" on the host, which is not under $rootlist") unless under($real);
+  chown($uid, $gid, $fh) or fail("chown \"$real\": $!");
+  chmod(oct($value), $fh) or fail("chmod \"$real\": $!");
+  my @st = stat($fh);
+  fail("\"$real\" is now mode " . sprintf("%o", $st[2] & 07777) . " $st[4]:$st[5], not $value $uid:$gid") unless ($st[2] & 07777) == oct($value) && $st[4] == $uid && $st[5] == $gid;
+  print "restore $value $real\n";
+  exit 0;
+}
 if ($op eq "write") {
   my $mode;
   if ($value ne "") { refuse("mode \"$value\" is not an octal mode") unless $value =~ /^0?[0-7]{3,4}$/; $mode = oct($value) }
@@ -172,7 +195,7 @@ fail("unknown operation \"$op\"");
 `;
 
 /** The argv that runs the helper; over SSH every element is quoted, so none can become syntax. */
-export function helperArgv(op: "chmod" | "chown" | "write", args: string[]): string[] {
+export function helperArgv(op: "chmod" | "chown" | "write" | "restore", args: string[]): string[] {
   return ["perl", "-e", HOST_HELPER, "--", op, ...args];
 }
 
@@ -224,7 +247,7 @@ export async function writeResolved(
 
 /** The real path the helper reports on success ("write 0644 /etc/nginx/sites-available/x"). */
 export function helperTarget(r: ExecResult): string | undefined {
-  const m = /^(?:chmod|chown|write) \S+ (\/.*)$/m.exec(r.stdout);
+  const m = /^(?:chmod|chown|write|restore) \S+ (\/.*)$/m.exec(r.stdout);
   return m?.[1];
 }
 
@@ -244,4 +267,13 @@ export function isHostRefusal(step: { exit_code?: number | null; stderr?: string
 /** The helper's reason, without its "refused: " prefix. */
 export function hostRefusal(step: { stderr?: string }): string {
   return (/^refused: (.*)$/m.exec(step.stderr ?? "")?.[1] ?? "refused").trim();
+}
+
+/** Put back a mode and owner recorded before a fix changed them (checked and set on one descriptor). */
+export async function restoreByPath(
+  transport: Transport,
+  o: { path: string; mode: number; uid: number; gid: number; roots: string[]; timeoutMs: number },
+): Promise<ExecResult> {
+  const argv = helperArgv("restore", [o.mode.toString(8), o.path, `${o.uid}:${o.gid}`, ...o.roots]);
+  return await transport.exec(argv, { timeoutMs: o.timeoutMs });
 }

@@ -5,10 +5,11 @@
 import { publishEvent } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import { describeAction } from "../core/policy/index.ts";
-import type { Fix, FixStatus } from "../core/schemas/fix.ts";
+import type { Fix, FixStatus, FixStep } from "../core/schemas/fix.ts";
 import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
 import { type FixAudit, setFixStatus, setIncidentStatus } from "./audit.ts";
 import { type BackupEntry, restore } from "./backup.ts";
+import { undoChanges } from "./intent.ts";
 import type { RunnerDeps, RunOutcome } from "./runner.ts";
 import { runStep, type StepContext, serviceOp } from "./steps.ts";
 
@@ -21,27 +22,25 @@ export async function rollBack(
   entries: BackupEntry[],
   why: string,
 ): Promise<RunOutcome> {
-  let ok = true;
-  for (const step of await restore(ctx, entries)) {
+  const failed: string[] = [];
+  const record = async (step: FixStep) => {
     await audit.step(step);
-    ok &&= step.ok;
-  }
-  for (const action of fix.rollback ?? []) {
-    const step = await runStep(ctx, action, "rollback");
-    await audit.step(step);
-    ok &&= step.ok;
-  }
-  if (ctx.service.spec.service_ops.validate) {
-    const step = await serviceOp(ctx, "validate", "validate");
-    await audit.step(step);
-    ok &&= step.ok;
-  }
+    if (!step.ok) failed.push(step.description);
+  };
+  for (const step of await restore(ctx, entries)) await record(step);
+  // Modes and owners recorded before each chmod/chown (the record's intents), newest first.
+  for (const step of await undoChanges(ctx, fix.changes ?? [])) await record(step);
+  for (const action of fix.rollback ?? []) await record(await runStep(ctx, action, "rollback"));
+  if (ctx.service.spec.service_ops.validate) await record(await serviceOp(ctx, "validate", "validate"));
+  // `rolled_back` only when every change was undone and checked; otherwise say what remains.
   return await finish(
     deps,
     audit,
     fix,
-    ok ? "rolled_back" : "failed",
-    ok ? `${why}; rolled back` : `${why}; rollback incomplete, see steps`,
+    failed.length === 0 ? "rolled_back" : "rollback_failed",
+    failed.length === 0
+      ? `${why}; rolled back`
+      : `${why}; rollback incomplete, not undone: ${failed.join("; ")}`,
   );
 }
 

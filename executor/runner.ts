@@ -11,6 +11,7 @@ import { FencedOut, FixAudit, setIncidentStatus } from "./audit.ts";
 import { backup, backupDir, readManifest } from "./backup.ts";
 import { guardOf, stopLost } from "./guard.ts";
 import { hostRefusal, isHostRefusal } from "./hostops.ts";
+import { type Change, recordIntent } from "./intent.ts";
 import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
 import { dryRun, finish, mirrorOnIncident, park, rollBack } from "./outcome.ts";
 import { recover } from "./recover.ts";
@@ -153,6 +154,7 @@ async function execute(
   await audit.status("executing", `run ${audit.token} by ${deps.executorId}`);
   await setIncidentStatus(deps.broker, fix.incident_id, "executing", `fix ${fix.fix_id} started`);
   let changed = false;
+  const changes: Change[] = [];
   let ctx: StepContext | undefined;
   try {
     const transport = await deps.transportFor(fix);
@@ -195,6 +197,9 @@ async function execute(
 
     let failure: string | undefined;
     for (const [i, action] of fix.actions.entries()) {
+      // What this action may change is on the record before it runs: a run that dies from here
+      // on leaves a recoverer what it needs to undo it.
+      changes.push(await recordIntent(ctx, audit, i, action));
       changed = true;
       const step = await runStep(ctx, action, "action");
       await audit.step(step);
@@ -222,7 +227,7 @@ async function execute(
     }
     if (!failure)
       return await finish(deps, audit, fix, "fixed", `${fix.actions.length} action(s) applied and verified`);
-    return await rollBack(deps, audit, fix, ctx, saved.entries, failure);
+    return await rollBack(deps, audit, { ...fix, changes }, ctx, saved.entries, failure);
   } catch (err) {
     if (err instanceof FencedOut || err instanceof LeaseLost) throw err;
     const reason = errorMessage(err);
@@ -246,13 +251,18 @@ async function execute(
         ctx.transport,
         backupDir(config.executor.backup_dir, fix.fix_id),
       ).catch(() => null);
-      return await rollBack(deps, audit, fix, ctx, entries ?? [], `error while running: ${reason}`).catch(
-        async (e) => {
-          // A lost run must not write a final state: the fix would never be rolled back.
-          if (e instanceof FencedOut || e instanceof LeaseLost) throw e;
-          return finish(deps, audit, fix, "failed", `error while running, rollback impossible: ${reason}`);
-        },
-      );
+      return await rollBack(
+        deps,
+        audit,
+        { ...fix, changes },
+        ctx,
+        entries ?? [],
+        `error while running: ${reason}`,
+      ).catch(async (e) => {
+        // A lost run must not write a final state: the fix would never be rolled back.
+        if (e instanceof FencedOut || e instanceof LeaseLost) throw e;
+        return finish(deps, audit, fix, "failed", `error while running, rollback impossible: ${reason}`);
+      });
     }
     return await finish(deps, audit, fix, "failed", reason);
   }

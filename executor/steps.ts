@@ -112,6 +112,14 @@ function ruleOf(ctx: StepContext, a: Action | Check, phase: Phase) {
     : { refused: verdict.reason ?? `${describeAction(a)}: no rule allows it` };
 }
 
+/** The roots of the path shape of the rule that allows a chmod/chown action (for its undo). */
+export function byPathRoots(ctx: StepContext, a: RunAction): string[] | null {
+  const found = ruleOf(ctx, a, "action");
+  if ("refused" in found || found.rule.type !== "run") return null;
+  const shape = found.rule.args[1];
+  return shape && "path" in shape ? shape.path.roots : null;
+}
+
 /**
  * chmod/chown `<mode|owner> <path>` through the helper, with the roots of the rule's path shape.
  * Any other form of these programs is refused: it would act on a path checked earlier.

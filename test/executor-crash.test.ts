@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRedisBroker } from "../broker/redis/index.ts";
 import type { Broker } from "../broker/types.ts";
@@ -24,11 +24,14 @@ let broker: Broker;
 const tmp = tempDir("mcpmon-exec-crash-");
 const web = join(tmp.path, "www");
 const marker = join(web, "marker.txt");
+const locked = join(web, "locked.png");
 const SLEEP = "37"; // an unusual number, so the remote process can be found and counted
 
 beforeAll(async () => {
   mkdirSync(web, { mode: 0o755 });
   writeFileSync(marker, "original\n", { mode: 0o644 });
+  writeFileSync(locked, "png\n");
+  chmodSync(locked, 0o600);
   [redis, sshd] = await Promise.all([startRedis(), startSshd({ user: "root" })]);
   broker = createRedisBroker({ url: redis.url, prefix: `crash-${process.pid}:` });
 }, 60_000);
@@ -83,6 +86,8 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
     const fix = await seedFix(broker, {
       actions: [
         { type: "write_file", path: marker, content: "changed by the first run\n" },
+        // No backup covers a mode: the record's intent (mode 600 before) is what undoes it.
+        { type: "run", program: "chmod", args: ["644", locked] },
         { type: "run", program: "sleep", args: [SLEEP] },
       ],
     });
@@ -92,12 +97,15 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
       async () => {
         const f = (await broker.getRecord<Fix>("fix", fix.fix_id))?.value;
         return (
-          f?.status === "executing" && f.steps.some((s) => s.phase === "action") && sleepers().length === 1
+          f?.status === "executing" &&
+          f.steps.filter((s) => s.phase === "action").length === 2 &&
+          sleepers().length === 1
         );
       },
       30_000,
     );
     expect(readFileSync(marker, "utf8")).toBe("changed by the first run\n");
+    expect(statSync(locked).mode & 0o777).toBe(0o644);
     child.kill("SIGKILL");
     await child.exited;
 
@@ -116,7 +124,14 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
         ["fixed", "failed", "rolled_back", "refused"],
         30_000,
       );
-      expect(["failed", "rolled_back"]).toContain(done.status);
+      // rolled_back only because every change was undone, the mode included.
+      expect(done.status).toBe("rolled_back");
+      expect(statSync(locked).mode & 0o777).toBe(0o600);
+      expect(done.changes?.map((c) => [c.op, c.before?.mode])).toEqual([
+        ["write_file", undefined],
+        ["chmod", 0o600],
+        ["sleep", undefined],
+      ]);
       expect(done.status_reason).toMatch(
         /interrupted: the run of child-0 \(run 1\) was lost mid-fix; not re-run/,
       );
@@ -124,7 +139,13 @@ test("an executor killed mid-fix: the fix is not run twice and ends rolled back"
       // The write ran once (first run) and was never repeated; the sleep was never started again.
       expect(done.steps.filter((s) => s.phase === "action").map((s) => s.description)).toEqual([
         `write_file "${marker}" (25 bytes)`,
+        `run chmod 644 ${locked}`,
       ]);
+      expect(
+        done.steps.some(
+          (s) => s.phase === "restore" && s.ok && s.description.startsWith("restore mode 0600"),
+        ),
+      ).toBe(true);
       expect(sleepers().length).toBeLessThanOrEqual(1);
       expect(readFileSync(marker, "utf8")).toBe("original\n");
       expect(done.steps.some((s) => s.phase === "restore" && s.ok && s.description.includes(marker))).toBe(

@@ -37,7 +37,7 @@ const web = join(tmp.path, "www");
 const conf = join(tmp.path, "conf");
 const outside = join(tmp.path, "outside");
 const secret = join(outside, "secret");
-const FINAL = ["fixed", "failed", "rolled_back", "refused", "awaiting_approval"] as const;
+const FINAL = ["fixed", "failed", "rolled_back", "rollback_failed", "refused", "awaiting_approval"] as const;
 
 /** Called with the argv of every command the executor runs over SSH, before it runs. */
 let onExec: ((argv: string[]) => void) | undefined;
@@ -293,4 +293,23 @@ test("a config swapped for a symlink out of the roots just before the write: ref
   expect(done.status).toBe("refused");
   expectSecretUntouched();
   expect(done.steps.find((s) => s.phase === "action")?.ok).toBe(false);
+}, 60_000);
+
+test("a rollback that cannot put a mode back says so: rollback_failed naming what remains, never rolled_back", async () => {
+  resetSecret();
+  const file = join(web, "undo.png");
+  writeFileSync(file, "png\n");
+  chmodSync(file, 0o600);
+  // The file is swapped for a symlink to a file outside the root just before its mode is put back.
+  const swapped = swapToSymlinkBefore("restore", file);
+  const done = await runFix({
+    actions: [{ type: "run", program: "chmod", args: ["644", file] }],
+    // A verify step that fails (timed out), so the fix is rolled back.
+    verify: [{ type: "run", program: "sleep", args: ["5"], timeout_s: 1 }],
+  });
+  expect(swapped()).toBe(true);
+  expectSecretUntouched();
+  expect(done.status).toBe("rollback_failed");
+  expect(done.status_reason).toContain(`not undone: restore mode 0600 and owner 0:0 of ${file}`);
+  rmSync(file);
 }, 60_000);

@@ -61,6 +61,23 @@ export const Fix = v.object({
    */
   enqueued_at: v.optional(IsoTime),
   steps: v.optional(v.array(FixStep), []),
+  /**
+   * What each action was about to change, written (fenced) before the action ran: the path and
+   * its mode and owner before. A run that dies at any point leaves enough for a recoverer to undo
+   * what may have happened; rollback restores these in reverse order and checks each.
+   */
+  changes: v.optional(
+    v.array(
+      v.object({
+        action: v.number(),
+        op: v.string(),
+        path: v.string(),
+        roots: v.optional(v.array(v.string())),
+        before: v.optional(v.object({ mode: v.number(), uid: v.number(), gid: v.number() })),
+        at: IsoTime,
+      }),
+    ),
+  ),
   created_at: IsoTime,
   updated_at: IsoTime,
 });
