@@ -1,5 +1,6 @@
 import { McpError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import { redactDeep } from "../core/redact/index.ts";
 import { encode } from "../core/schemas/codec.ts";
 import type { Channel, McpEvent } from "../core/schemas/event.ts";
 import type { Fix, FixMessage } from "../core/schemas/fix.ts";
@@ -74,7 +75,7 @@ export interface EventInput {
   data?: Record<string, unknown>;
 }
 
-/** Append one audit/notification event to `mcp:events` (capped). Returns the event. */
+/** Append one audit/notification event to `mcp:events` (capped), its data redacted. Returns the event. */
 export async function publishEvent(broker: Broker, input: EventInput): Promise<McpEvent> {
   const event: McpEvent = {
     v: 1,
@@ -83,7 +84,7 @@ export async function publishEvent(broker: Broker, input: EventInput): Promise<M
     channel: input.channel,
     at: new Date().toISOString(),
     subject: input.subject,
-    data: input.data ?? {},
+    data: redactDeep(input.data ?? {}).value,
   };
   await broker.append(broker.keys.events, [encode("event", event)], { maxLen: DEFAULT_CAPS.events });
   return event;
