@@ -57,11 +57,11 @@ export function mayContainSecret(text: string): boolean {
 
 /**
  * Replace secrets with `[REDACTED:<kind>]`, keeping keys, schemes, user names and hosts readable.
- * Idempotent: redact(redact(x).text) changes nothing.
+ * Idempotent: redact(redact(x).text) changes nothing. `keepLines` keeps the number of lines.
  *
  * @example redact("postgres://odoo:hunter2@db/odoo").text === "postgres://odoo:[REDACTED:url-password]@db/odoo"
  */
-export function redact(text: string): RedactResult {
+export function redact(text: string, opts: { keepLines?: boolean } = {}): RedactResult {
   if (text.length === 0) return NONE;
   const spans: Span[] = [];
   const run = (r: number) =>
@@ -74,7 +74,7 @@ export function redact(text: string): RedactResult {
     else for (const i of g.members) if (RULES[i]!.gate.test(text)) run(i);
   }
   if (spans.length === 0) return { ...NONE, text };
-  return write(text, merge(spans));
+  return write(text, merge(spans), opts.keepLines === true);
 }
 
 // Sorted by start; overlapping or touching spans become one, named by the earliest rule in
@@ -95,13 +95,17 @@ function merge(spans: Span[]): Span[] {
   return out;
 }
 
-function write(text: string, spans: Span[]): RedactResult {
+// keepLines: a span across lines (a private key block) leaves its marker on each of its lines, so the
+// output has as many lines as the input (what `mcpmon redact` promises).
+function write(text: string, spans: Span[], keepLines: boolean): RedactResult {
   let out = "";
   let last = 0;
   const kinds: string[] = [];
   const rules: string[] = [];
   for (const s of spans) {
-    out += text.slice(last, s.start) + redacted(s.kind);
+    const marker = redacted(s.kind);
+    const inner = keepLines ? text.slice(s.start, s.end) : "";
+    out += text.slice(last, s.start) + (inner.includes("\n") ? inner.replace(/[^\n]+/g, marker) : marker);
     last = s.end;
     if (!kinds.includes(s.kind)) kinds.push(s.kind);
     const name = RULES[s.rule]!.name;
