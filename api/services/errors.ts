@@ -1,6 +1,6 @@
 import { stableId } from "../../core/ids.ts";
-import { redact, redactDeep } from "../../core/redact/index.ts";
 import { referenceMatch } from "../../core/patterns/check.ts";
+import { redact, redactDeep } from "../../core/redact/index.ts";
 import { encode } from "../../core/schemas/codec.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
 import type { Fix } from "../../core/schemas/fix.ts";
