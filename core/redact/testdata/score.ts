@@ -21,8 +21,11 @@ export interface FamilyScore {
   failures: Array<{ line: string; out: string; source: string }>;
 }
 
-/** One row per (family, split), look-alikes as family "lookalike". */
-export function score(lines: readonly LabelledLine[] = CAPTURED): FamilyScore[] {
+/** One row per (family, split), look-alikes as family "lookalike"; `fn` lets the bench score a baseline. */
+export function score(
+  lines: readonly LabelledLine[] = CAPTURED,
+  fn: (text: string) => { text: string } = redact,
+): FamilyScore[] {
   const rows = new Map<string, FamilyScore>();
   for (const l of lines) {
     const key = `${l.family}/${l.split}`;
@@ -31,7 +34,7 @@ export function score(lines: readonly LabelledLine[] = CAPTURED): FamilyScore[] 
       row = { family: l.family, split: l.split, lines: 0, ok: 0, failures: [] };
       rows.set(key, row);
     }
-    const out = redact(l.line).text;
+    const out = fn(l.line).text;
     const good =
       l.family === "lookalike"
         ? out === l.line
