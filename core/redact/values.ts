@@ -131,6 +131,11 @@ export function bare(
 
 /** A quoted or dollar-quoted value at `i`, else a bare one. */
 export function valueAt(text: string, i: number, opts: { encoded?: boolean } = {}): Value | undefined {
+  // Python's bytes repr: b'…' (http.client and botocore debug logs print headers so).
+  if (text[i] === "b" && (text[i + 1] === "'" || text[i + 1] === '"')) {
+    const v = quoted(text, i + 1);
+    if (v) return v;
+  }
   const c = text.charCodeAt(i);
   if (c === 34 || c === 39 || c === 96 || c === BS)
     return quoted(text, i) ?? (c === BS ? undefined : bare(text, i + 1, opts));

@@ -151,6 +151,7 @@ export const keyValue: Rule = {
     ["+ PGPASSWORD=Marmot1234 pg_dump -h db", "+ PGPASSWORD=[REDACTED:password] pg_dump -h db"],
     ['{"auths":{"r":{"auth":"Y2k6Q29wcGVyOTUyOA=="}}}', '{"auths":{"r":{"auth":"[REDACTED:secret]"}}}'],
     ["Secret:      T6JFtFwZba75nG1sieT0", "Secret:      [REDACTED:secret]"],
+    ["headers={'X-Api-Key': b'Qw3rTy9zX1ab'}", "headers={'X-Api-Key': b'[REDACTED:secret]'}"],
   ],
   counterExamples: [
     "claude: model=x max_tokens=4096 input_tokens=1523",

@@ -39,7 +39,7 @@ function findUrlPasswords(text: string, report: Report): void {
   }
 }
 
-const ENCODED = /%3A%2F%2F[^\s%&:/@]{0,128}%3A([^\s&"']{1,512}?)%40[A-Za-z0-9]/dgi;
+const ENCODED = /%3A%2F%2F[^\s%&:/@]{0,128}%3A([^\s&"']{1,512})%40[A-Za-z0-9]/dgi;
 const GO_DSN = /(?<![\w.-])[\w.-]{1,64}:([^\s@"']{1,256})@(?:tcp|unix)\(/dg;
 
 export const urlPassword: Rule = {
@@ -65,6 +65,10 @@ export const urlPassword: Rule = {
     [
       "target=https%3A%2F%2Fu%3AeUW0J%2FdUNk%40hooks.internal%2Fx",
       "target=https%3A%2F%2Fu%3A[REDACTED:url-password]%40hooks.internal%2Fx",
+    ],
+    [
+      "u=ftp%3A%2F%2Fd%3Asd9C%40R5Iv%40files.internal%2Fpub",
+      "u=ftp%3A%2F%2Fd%3A[REDACTED:url-password]%40files.internal%2Fpub",
     ],
     ["dsn root:s3cr3t@tcp(127.0.0.1:3306)/shop", "dsn root:[REDACTED:url-password]@tcp(127.0.0.1:3306)/shop"],
   ],
