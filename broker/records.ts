@@ -1,5 +1,6 @@
 import { McpError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import { redactDeep } from "../core/redact/index.ts";
 import { encode, type StreamFields } from "../core/schemas/codec.ts";
 import type { Channel, McpEvent } from "../core/schemas/event.ts";
 import type { Fix, FixMessage } from "../core/schemas/fix.ts";
@@ -92,7 +93,7 @@ export interface EventInput {
   data?: Record<string, unknown>;
 }
 
-/** Append one audit/notification event to `mcp:events` (capped). Returns the event. */
+/** An audit/notification event, its data redacted (step output, reasons, fields). */
 function eventOf(input: EventInput): McpEvent {
   return {
     v: 1,
@@ -101,7 +102,7 @@ function eventOf(input: EventInput): McpEvent {
     channel: input.channel,
     at: new Date().toISOString(),
     subject: input.subject,
-    data: input.data ?? {},
+    data: redactDeep(input.data ?? {}).value,
   };
 }
 

@@ -27,6 +27,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   format: { type: "string" },
   loghub: { type: "boolean" },
   action: { type: "string" },
+  explain: { type: "boolean" },
   "patterns-dir": { type: "string" },
   help: { short: "h", type: "boolean" },
   version: { short: "v", type: "boolean" },
@@ -53,6 +54,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   "check-config": { options: ["config"], repeatable: ["config"] },
   templates: { options: ["service", "format", "loghub", "patterns-dir"], maxPositionals: 1 },
   policy: { options: ["service", "action", "config", "patterns-dir"], maxPositionals: 1 },
+  redact: { options: ["service", "explain", "patterns-dir"], maxPositionals: 1 },
   version: { options: [], maxPositionals: 0 },
   help: { options: [], maxPositionals: 1 },
 };

@@ -18,6 +18,7 @@ Commands:
   check-config   check central, client and patterns files:  mcpmon check-config FILE...
   templates      show how a log file groups:  mcpmon templates FILE [--service S]
   policy check   review a service policy:  mcpmon policy check --service nginx --action JSON
+  redact         show what leaves this host:  mcpmon redact FILE [--service S] [--explain]
   version        print the version
   help           this text;  mcpmon help <command>: that command's help
 
@@ -171,6 +172,25 @@ Options:
 Examples:
   mcpmon policy check --service nginx --action '{"type":"run","program":"chmod","args":["644","/var/www/html/x.png"]}'
   echo '[{"type":"service","op":"reload"}]' | mcpmon policy check --service nginx --config configs/mcp-config.yml`,
+
+  redact: `Usage: mcpmon redact [FILE|-] [--service S] [--explain] [--patterns-dir DIR]
+
+Print every line of FILE (or stdin, with - or no FILE) as mcpmon would store it: secrets replaced by
+[REDACTED:<kind>], one output line per input line. Use it to check what leaves a host before
+pointing a collector at a log. Exit code 0 once the input is read, 2 for a usage error.
+
+Options:
+  -s, --service S         join lines into records with the service's multiline rule, as the
+                          collector does (a secret spread over lines shows its marker on each)
+      --explain           on stderr: for each changed line, the kinds and the rules that fired,
+                          then a summary (stdout stays exactly what would be stored)
+      --patterns-dir DIR  where --service's patterns file is (default: the shipped ones and
+                          MCP_PATTERNS_DIR)
+
+Examples:
+  mcpmon redact /var/log/postgresql/postgresql-16-main.log --explain
+  tail -n 1000 /var/log/nginx/access.log | mcpmon redact - --service nginx | less
+  mcpmon redact app.log --explain 2>&1 >/dev/null | sort | uniq -c`,
 
   version: `Usage: mcpmon version   (or mcpmon --version)
 

@@ -41,6 +41,10 @@ async function dispatch(args: CliArgs): Promise<number> {
       const { policyCommand } = await import("./commands/policy.ts");
       return policyCommand(args, out, err);
     }
+    case "redact": {
+      const { redactCommand } = await import("./commands/redact.ts");
+      return redactCommand(args, out, err);
+    }
     case "collect": {
       const { collectCommand } = await import("./commands/collect.ts");
       return collectCommand(args, out, err);

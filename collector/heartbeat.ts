@@ -1,5 +1,6 @@
 import { publishEvent } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
+import { redactDeep } from "../core/redact/index.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
 import type { HealthResult } from "./health.ts";
 
@@ -30,7 +31,8 @@ export async function sendHeartbeat(
 ): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const cur = await broker.getRecord<ClientRecord>("client", facts.client_id);
-    const record: ClientRecord = {
+    // Redacted like every other way in: health detail quotes what the service's check printed.
+    const { value: record } = redactDeep<ClientRecord>({
       ...(cur?.value ?? {}),
       v: 1,
       client_id: facts.client_id,
@@ -47,7 +49,7 @@ export async function sendHeartbeat(
       spool_bytes: facts.spool_bytes,
       reading_paused: facts.reading_paused,
       counters: facts.counters,
-    };
+    });
     const ok = await broker.putRecord("client", facts.client_id, record, cur?.version ?? 0);
     if (ok !== null) {
       // WebSocket `clients` subscribers (every API instance) see heartbeats and health changes.

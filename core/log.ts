@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { redact } from "./redact/index.ts";
 
 export type { Logger };
 
@@ -6,15 +7,18 @@ export type { Logger };
  * Structured JSON logs on stderr (pino); one readable line per entry when stderr is a terminal.
  * `MCP_DEBUG=true` turns on debug logging whatever the config says.
  * pino's pretty transport runs in a worker thread that a compiled binary cannot load, so the
- * terminal format is a small synchronous formatter instead.
+ * terminal format is a small synchronous formatter instead. Every line is redacted before it is
+ * written (a message may quote a URL, a command or a reply that holds a secret); pino's `redact`
+ * paths only cover fields whose names are known in advance.
  */
 export function createLogger(opts: { level?: string; name?: string; pretty?: boolean } = {}): Logger {
   const debug = process.env.MCP_DEBUG === "true" || process.env.MCP_DEBUG === "1";
   const level = debug ? "debug" : (opts.level ?? process.env.MCP_LOG_LEVEL ?? "info").toLowerCase();
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
-  const destination = pretty
+  const sink = pretty
     ? { write: (line: string) => process.stderr.write(prettyLine(line)) }
     : pino.destination(2);
+  const destination = { write: (line: string) => sink.write(redact(line).text) };
   return pino(
     {
       level,

@@ -1,5 +1,6 @@
 import { type EventInput, updateRecord } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
+import { redactDeep } from "../core/redact/index.ts";
 import type { Fix, FixStatus, FixStep } from "../core/schemas/fix.ts";
 import type { Incident, IncidentStatus } from "../core/schemas/incident.ts";
 
@@ -42,8 +43,9 @@ export class FixAudit {
     await this.write((f) => ({ ...f, updated_at: new Date().toISOString() }));
   }
 
-  /** Append a step to the record and publish it as a `fix.step` event. */
-  async step(step: FixStep): Promise<void> {
+  /** Append a step (its output redacted) to the record and publish it as a `fix.step` event. */
+  async step(raw: FixStep): Promise<void> {
+    const step = redactDeep(raw).value;
     await this.write(
       (f) => ({ ...f, steps: [...(f.steps ?? []), step], updated_at: new Date().toISOString() }),
       () => [{ type: "fix.step", channel: "fixes", subject: this.fixId, data: { ...step } }],

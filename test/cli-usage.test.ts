@@ -68,6 +68,7 @@ describe("help", () => {
       "templates",
       "policy",
       "check-config",
+      "redact",
     ]) {
       const a = await mcpmon(
         [cmd, "--help", "--config", "/nonexistent.yml"].slice(0, cmd === "templates" ? 2 : 4),

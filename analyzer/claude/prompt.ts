@@ -9,7 +9,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type { ServicePatterns } from "../../core/patterns/index.ts";
-import { redact } from "../../core/redact/index.ts";
+import { redact, redactDeep } from "../../core/redact/index.ts";
 import type { Incident } from "../../core/schemas/incident.ts";
 import { PROPOSE_FIXES_TOOL, TOOL_NAME } from "./tool.ts";
 
@@ -70,7 +70,9 @@ export function serviceContext(service: string, sp: ServicePatterns | undefined)
 /** One incident as the model sees it; every log-derived value goes through `untrusted`. */
 export function incidentBlock(inc: Incident): string {
   // Keys, pattern id and category can come from `POST /errors` too: every one is escaped.
-  const fields = Object.entries(inc.fields ?? {}).map(([k, v]) => `${untrusted(k)}=${untrusted(v)}`);
+  const fields = Object.entries(redactDeep(inc.fields ?? {}).value).map(
+    ([k, v]) => `${untrusted(k)}=${untrusted(v)}`,
+  );
   const lines = [
     `<incident id="${inc.incident_id}">`,
     `service: ${inc.service}; pattern: ${slug(inc.pattern_id)}; severity: ${inc.severity}; category: ${slug(inc.category)}`,

@@ -1,5 +1,6 @@
 import { stableId } from "../../core/ids.ts";
 import { referenceMatch } from "../../core/patterns/check.ts";
+import { redact, redactDeep } from "../../core/redact/index.ts";
 import type { ClientRecord } from "../../core/schemas/client.ts";
 import { encode } from "../../core/schemas/codec.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
@@ -15,7 +16,8 @@ import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
  * pattern id is matched against its service's patterns file, as the collector would match the
  * line, so a client reply such as Redis's `OOM command not allowed …` meets its pattern. An error
  * without an event id gets one derived from its content, so a client that retries a POST is not
- * counted twice.
+ * counted twice. Message and fields are redacted before anything is stored, as the collector does
+ * on its host: the raw `mcp:errors` entry must not keep what the incident would not.
  */
 export async function submitErrors(
   deps: ApiDeps,
@@ -33,6 +35,7 @@ export async function submitErrors(
   const now = new Date().toISOString();
   const events: ErrorEvent[] = list.map((e) => {
     const c = classify(deps, e);
+    const message = redact(e.message).text;
     return {
       v: 1,
       event_id:
@@ -43,7 +46,8 @@ export async function submitErrors(
       source: e.source,
       time: e.time ?? now,
       ...c,
-      message: e.message,
+      fields: redactDeep(c.fields).value,
+      message,
       count: e.count,
     };
   });

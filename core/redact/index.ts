@@ -1,4 +1,6 @@
-/** Secret redaction, applied by the collector before a record leaves the host and by the analyzer before any prompt. */
+/** Secret redaction, applied wherever text enters mcpmon (collector, API, heartbeats, fix output, events, logs) and before any prompt. */
 export { isCardNumber, luhn } from "./card.ts";
-export { mayContainSecret, type RedactResult, redact } from "./redact.ts";
-export { REDACTION_KINDS, type RedactKind } from "./rules.ts";
+export { redactDeep } from "./deep.ts";
+export { mayContainSecret, type RedactResult, redact } from "./engine.ts";
+export { RULES } from "./rules/index.ts";
+export { REDACTION_KINDS, type RedactKind, type Rule } from "./types.ts";

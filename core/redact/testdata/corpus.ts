@@ -7,7 +7,7 @@
  * still well formed (right prefix, alphabet and length). Card numbers are the networks' public
  * test numbers.
  */
-import type { RedactKind } from "../rules.ts";
+import type { RedactKind } from "../types.ts";
 
 export { ORDINARY_LINES } from "./ordinary-lines.ts";
 
@@ -301,7 +301,7 @@ export const SECRET_LINES: SecretLine[] = [
   line((p) => `mysqldump -u root -p${p} --single-transaction shop > /backup/shop.sql`, [P()], ["password"]),
   line((p) => `sshpass -p '${p}' ssh deploy@web1.internal 'systemctl reload nginx'`, [P()], ["password"]),
   line((p) => `odoo-bin --db_host=db --db_user=odoo --db_password=${p} -d prod`, [P()], ["password"]),
-  line((p) => `vault login --token ${p}`, ["hvs." + alnum(24)], ["secret"]),
+  line((p) => `vault login --token ${p}`, ["hvs." + alnum(24)], ["vault-token"]),
   line((p) => `pgbouncer --password "${p}" /etc/pgbouncer.ini`, [P()], ["password"]),
   line(
     (t) =>

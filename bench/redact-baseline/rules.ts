@@ -1,3 +1,4 @@
+// Frozen copy of core/redact as of ef5271b (before issue 10), kept only as the baseline bench/redact.bench.ts compares against.
 /**
  * The redaction rules, in the order they run. Order matters: specific token formats run before
  * the generic `key=value` rule so that `api_key=sk-ant-…` reports `anthropic-key`, and every later

@@ -1,3 +1,4 @@
+// Frozen copy of core/redact as of ef5271b (before issue 10), kept only as the baseline bench/redact.bench.ts compares against.
 /**
  * The redaction engine: one pre-check (two combined regexes), then each rule whose own gate matches.
  * Runs in the collector on every matched record and in the analyzer before every prompt, so the
