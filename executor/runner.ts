@@ -45,7 +45,11 @@ export interface RunOutcome {
    * recoverer (its run stopped after losing its lease), however often it was delivered.
    */
   keep?: boolean;
+  /** The record changed under the start (e.g. its enqueued_at was written): read it again now. */
+  retryNow?: boolean;
 }
+
+const RECORD_CHANGED = "record changed while starting; will be retried";
 
 const DONE: FixStatus[] = [
   "fixed",
@@ -128,7 +132,7 @@ export async function runFix(
   });
   if (put === null) {
     await lease.release();
-    return { ack: false, reason: "record changed while starting; will be retried" };
+    return { ack: false, reason: RECORD_CHANGED, retryNow: true };
   }
   const audit = new FixAudit(broker, fixId, token);
   try {

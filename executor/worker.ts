@@ -68,19 +68,24 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
       return;
     }
     try {
-      const outcome = await runFix(
-        {
-          broker,
-          config,
-          patterns: o.patterns,
-          transportFor,
-          executorId: consumer,
-          log,
-          ...(o.backupConfigFiles ? { backupConfigFiles: o.backupConfigFiles } : {}),
-        },
-        fixId,
-        { deliveries: d.deliveries, maxDeliveries: config.processing.max_deliveries },
-      );
+      const run = () =>
+        runFix(
+          {
+            broker,
+            config,
+            patterns: o.patterns,
+            transportFor,
+            executorId: consumer,
+            log,
+            ...(o.backupConfigFiles ? { backupConfigFiles: o.backupConfigFiles } : {}),
+          },
+          fixId,
+          { deliveries: d.deliveries, maxDeliveries: config.processing.max_deliveries },
+        );
+      let outcome = await run();
+      // A write that raced the start (nothing ran yet): try again at once rather than after
+      // claim_idle_ms, a few times.
+      for (let i = 0; i < 3 && outcome.retryNow; i++) outcome = await run();
       if (outcome.ack) await broker.ack(stream, group, [d.id]);
       else if (
         d.deliveries > config.processing.max_deliveries &&

@@ -11,6 +11,7 @@ import { keyWords } from "../vocab.ts";
 // Runs start only where the previous character is not part of one: linear, not tried at every offset.
 const RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}/g;
 const MAX_RUN = 1024;
+const OWN_ID = /^(?:inc|fix|ev|proc)_[A-Za-z0-9_-]{16,40}$/;
 const ID_WORDS = new Set(
   "id ids uuid guid hash digest etag checksum sha sha1 sha256 sha512 md5 crc commit rev revision version ver trace span parent request correlation fingerprint build image object oid tag ref cursor offset page marker continuation next".split(
     " ",
@@ -79,6 +80,8 @@ export const highEntropy: Rule = {
       if (!looksRandom(token) || /^sha(?:256|384|512)-/.test(token)) continue; // Subresource Integrity hashes
       if (/(?:SHA256|SHA1|MD5|sha256|sha384|sha512)[:-]$/.test(text.slice(Math.max(0, start - 7), start)))
         continue;
+      // mcpmon's own ids (inc_…, fix_…, ev_…): what operators grep for in its logs and events.
+      if (OWN_ID.test(token)) continue;
       const words = keyBefore(text, start);
       if (words.some((w) => ID_WORDS.has(w))) continue;
       report(start, start + m[0].length, "high-entropy");
@@ -98,5 +101,6 @@ export const highEntropy: Rule = {
     "x-amz-id-2: 8sD9fK2mQ7pL3vX1zR6tY4wB0nC5hJ8gE2aU7iO3kM9sV1eP6=",
     "at org.apache.spark.storage.BlockManagerMasterEndpoint2Handler.run",
     "main.3f2b8c1e9d4a7b6c.chunk.js integrity=sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K",
+    "incident inc_Sb-6-ZcmWIO1tUUpUif3qP → queued (fix fix_JCPDGVlBbCKfdpGDDLueEC)",
   ],
 };
