@@ -120,3 +120,19 @@ export class RunLease {
     await this.broker.kvDelete(this.key).catch(() => {});
   }
 }
+
+/**
+ * How long a run's lease lasts, and how long an entry idles before another executor takes it over.
+ * Short by default (10 s and 15 s), so a dead executor's fix is recovered within about 15 s plus
+ * whatever remains of a step it had started (that step's timeout and a 7 s grace).
+ */
+export function leaseTimes(config: {
+  processing: { claim_idle_ms: number };
+  executor: { claim_idle_ms?: number | undefined; lease_ms?: number | undefined };
+}): { leaseMs: number; claimIdleMs: number } {
+  const shared = config.processing.claim_idle_ms;
+  return {
+    leaseMs: config.executor.lease_ms ?? Math.min(shared, 10_000),
+    claimIdleMs: config.executor.claim_idle_ms ?? Math.min(shared, 15_000),
+  };
+}

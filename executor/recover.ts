@@ -5,7 +5,7 @@ import type { Fix } from "../core/schemas/fix.ts";
 import { FencedOut, FixAudit } from "./audit.ts";
 import { backupDir, readManifest } from "./backup.ts";
 import { guardOf, stopLost } from "./guard.ts";
-import { LeaseLost, RunLease } from "./lease.ts";
+import { LeaseLost, leaseTimes, RunLease } from "./lease.ts";
 import { finish, rollBack } from "./outcome.ts";
 import type { RunnerDeps, RunOutcome } from "./runner.ts";
 import type { StepContext } from "./steps.ts";
@@ -25,7 +25,7 @@ const KILL_GRACE_MS = 7_000;
  */
 export async function recover(deps: RunnerDeps, version: number, fix: Fix): Promise<RunOutcome> {
   const token = (fix.run?.token ?? 0) + 1;
-  const leaseMs = deps.leaseMs ?? deps.config.processing.claim_idle_ms;
+  const leaseMs = deps.leaseMs ?? leaseTimes(deps.config).leaseMs;
   const lease = await RunLease.acquire(
     deps.broker,
     fix.fix_id,
@@ -47,7 +47,9 @@ export async function recover(deps: RunnerDeps, version: number, fix: Fix): Prom
     const service = deps.patterns.get(fix.service);
     if (!service)
       return await finish(deps, audit, took, "failed", `${why}; no patterns file to roll back with`);
-    const wait = drainMs(deps.config, fix, service);
+    // The lost run fenced (wrote updated_at) right before each step it started: only what may
+    // remain of that last step is waited out.
+    const wait = Math.max(0, Date.parse(fix.updated_at) + drainMs(deps.config, fix, service) - Date.now());
     await audit.status(
       "executing",
       `${why}; run ${token} by ${deps.executorId} rolls it back after ${Math.round(wait / 1000)} s, when any step the lost run started has ended`,

@@ -12,7 +12,7 @@ import { backup, backupDir, readManifest } from "./backup.ts";
 import { guardOf, stopLost } from "./guard.ts";
 import { hostRefusal, isHostRefusal } from "./hostops.ts";
 import { type Change, recordIntent } from "./intent.ts";
-import { LeaseLost, leaseKey, RunLease } from "./lease.ts";
+import { LeaseLost, leaseKey, leaseTimes, RunLease } from "./lease.ts";
 import { dryRun, finish, mirrorOnIncident, park, rollBack } from "./outcome.ts";
 import { recover } from "./recover.ts";
 import { runStep, type StepContext, serviceOp } from "./steps.ts";
@@ -30,7 +30,7 @@ export interface RunnerDeps {
   log: Logger;
   /** Whether the client backs up the service's config files (client config `backup_enabled`). */
   backupConfigFiles?: (clientId: string) => boolean;
-  /** Lease of a running fix; a run whose lease expired is gone. Default: processing.claim_idle_ms. */
+  /** Lease of a running fix; a run whose lease expired is gone. Default: leaseTimes(config). */
   leaseMs?: number;
 }
 
@@ -114,7 +114,7 @@ export async function runFix(
   // Fence: the lease first (so a recoverer never mistakes us for dead), then queued → executing.
   // The record's compare-and-set decides between two executors that start the same fix at once.
   const token = (fix.run?.token ?? 0) + 1;
-  const leaseMs = deps.leaseMs ?? config.processing.claim_idle_ms;
+  const leaseMs = deps.leaseMs ?? leaseTimes(config).leaseMs;
   const lease = await RunLease.acquire(broker, fixId, { executor: deps.executorId, token }, leaseMs);
   if (!lease) return { ack: false, reason: "running elsewhere" };
   const started = new Date().toISOString();

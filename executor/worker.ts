@@ -11,6 +11,7 @@ import type { ServicePatterns } from "../core/patterns/load.ts";
 import type { ClientRecord } from "../core/schemas/client.ts";
 import { decode } from "../core/schemas/codec.ts";
 import { type Fix, FixMessage } from "../core/schemas/fix.ts";
+import { leaseTimes } from "./lease.ts";
 import { runFix } from "./runner.ts";
 import { startSweeper } from "./sweeper.ts";
 import { createLocalTransport } from "./transport/local.ts";
@@ -58,6 +59,7 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
   let stopped = false;
   const prefix = o.name ?? `exec-${hostname()}-${process.pid}`;
   const count = config.processing.fix_executors;
+  const { claimIdleMs } = leaseTimes(config);
 
   const handle = async (consumer: string, d: Delivery) => {
     let fixId: string;
@@ -82,7 +84,12 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
           fixId,
           { deliveries: d.deliveries, maxDeliveries: config.processing.max_deliveries },
         );
-      let outcome = await run();
+      // Keep the entry ours while the fix runs, so no executor takes it over as idle.
+      const keepAlive = setInterval(
+        () => void broker.touch(stream, group, consumer, [d.id]).catch(() => {}),
+        Math.max(100, Math.floor(claimIdleMs / 3)),
+      );
+      let outcome = await run().finally(() => clearInterval(keepAlive));
       // A write that raced the start (nothing ran yet): try again at once rather than after
       // claim_idle_ms, a few times.
       for (let i = 0; i < 3 && outcome.retryNow; i++) outcome = await run();
@@ -121,7 +128,7 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
             await handle(consumer, d);
           resumed = true;
         }
-        const claimed = await broker.claimIdle(stream, group, consumer, config.processing.claim_idle_ms, {
+        const claimed = await broker.claimIdle(stream, group, consumer, claimIdleMs, {
           count: 1,
         });
         for (const d of claimed.entries) await handle(consumer, d);

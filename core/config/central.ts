@@ -102,6 +102,26 @@ const Executor = v.strictObject({
   auto_approve_model_max_risk: v.optional(AutoRisk, "none"),
   dry_run: bool("record the plan and run nothing", false),
   backup_dir: v.optional(str("per-fix backup folder on the host"), "/var/backups/mcpmon"),
+  claim_idle_ms: v.optional(
+    v.pipe(
+      v.number("expected milliseconds"),
+      v.integer(),
+      v.minValue(100),
+      v.description(
+        "idle time before another executor takes over a fix entry (default: 15000, or processing.claim_idle_ms when shorter)",
+      ),
+    ),
+  ),
+  lease_ms: v.optional(
+    v.pipe(
+      v.number("expected milliseconds"),
+      v.integer(),
+      v.minValue(100),
+      v.description(
+        "lease of a running fix, renewed every third of it (default: 10000, or processing.claim_idle_ms when shorter)",
+      ),
+    ),
+  ),
   sweep_every_s: posInt(
     "how often each executor process looks for fixes whose record and queue disagree",
     15,
