@@ -6,6 +6,7 @@
 import { ensureEnqueued, publishEvent } from "../broker/records.ts";
 import type { Broker, Delivery } from "../broker/types.ts";
 import type { CentralConfig } from "../core/config/central.ts";
+import { stableId } from "../core/ids.ts";
 import type { Logger } from "../core/log.ts";
 import { matchPattern } from "../core/patterns/check.ts";
 import { stripHeader } from "../core/patterns/header.ts";
@@ -18,6 +19,7 @@ import type { Incident } from "../core/schemas/incident.ts";
 import type { TokenStats } from "./budget.ts";
 import type { AnalysisCache } from "./cache.ts";
 import type { Batcher } from "./claude/batcher.ts";
+import { expandFold, unlistedReason } from "./fold.ts";
 import { incidentId, recordEvent } from "./incidents.ts";
 import { submitProposal, toHuman } from "./proposals.ts";
 import { remediationFields, ruleProposal } from "./rules.ts";
@@ -92,8 +94,24 @@ export class Pipeline {
 
   /** Process one delivery; throws to leave the entry pending (it will be retried or dead-lettered). */
   async handle(entry: Delivery): Promise<void> {
-    const { broker, config, patterns } = this.d;
     const event = this.decode(entry);
+    // A flood fold carries one sample per distinct target (file, upstream…): each is an event of
+    // its own, with its own incident and fix; records past the collector's bounds go to a person.
+    const { events, unlisted } = expandFold(event);
+    for (const one of events) await this.handleOne(entry, one);
+    if (unlisted > 0 && events[0] !== event) {
+      const { distinct: _, ...rest } = event;
+      await this.handleOne(
+        entry,
+        { ...rest, event_id: stableId(event.event_id, "unlisted"), fields: {}, count: unlisted },
+        unlistedReason(event, unlisted),
+      );
+    }
+  }
+
+  /** One event (or one target of a fold); `toPerson` sends its incident to a human with that reason. */
+  private async handleOne(entry: Delivery, event: ErrorEvent, toPerson?: string): Promise<void> {
+    const { broker, config, patterns } = this.d;
     // Redeliveries are recognised by event id: the mark `seen:analyzer:<event_id>` (holding the
     // incident id, so `GET /errors/{event_id}` can say where the event went) is written in the
     // same atomic step as the count, so a consumer that dies at any point neither loses the count
@@ -110,8 +128,12 @@ export class Pipeline {
       // to the stream, can make them): the pattern's own regex is run again over the message, and
       // only what it extracts may fill a remediation. A message the claimed pattern does not match
       // gets no rule fix at all.
-      const { pattern, fields } = rematch(sp, event.pattern_id, message, stripped);
-      const id = incidentId(mined.fingerprint, event, remediationFields(pattern));
+      const matched = rematch(sp, event.pattern_id, message, stripped);
+      const pattern = matched.pattern;
+      // Records past a fold's bounds name no target: their incident is one of its own, for a person.
+      const fields = toPerson ? {} : matched.fields;
+      // Keyed on the fields the pattern's own match extracted, never on claimed ones.
+      const id = incidentId(mined.fingerprint, { ...event, fields }, remediationFields(pattern));
       const rec = await this.serial(id, () =>
         recordEvent(broker, {
           event: { ...event, fields },
@@ -132,7 +154,8 @@ export class Pipeline {
       this.entryIncident.set(entry.id, id);
       this.counters.events++;
       if (rec.created) this.counters.incidents_created++;
-      if (rec.analyze) await this.analyze(rec.incident, pattern);
+      if (rec.analyze && toPerson) await toHuman(broker, rec.incident, toPerson);
+      else if (rec.analyze) await this.analyze(rec.incident, pattern);
       else if (rec.incident.status === "queued" && rec.incident.fix_ids?.length)
         // A redelivery after the fix was written but before it reached mcp:fixes: finish the hand-off.
         await ensureEnqueued(broker, rec.incident.fix_ids[rec.incident.fix_ids.length - 1]!);

@@ -6,9 +6,13 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expandFold } from "../../analyzer/fold.ts";
+import { listIncidents } from "../../analyzer/operator.ts";
 import { rematch } from "../../analyzer/pipeline.ts";
+import { startAnalyzers } from "../../analyzer/worker.ts";
+import { silentLogger } from "../../core/log.ts";
 import { stripHeader } from "../../core/patterns/header.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
+import { drained, testConfig } from "../fixtures/analyzer-events.ts";
 import { nginxLine, until } from "../fixtures/collector-util.ts";
 import { type RedisServer, startRedis, tempDir } from "../harness/index.ts";
 import { errorEvents, patterns, printRow, redisCollector, tally } from "./support.ts";
@@ -76,8 +80,30 @@ for (const maxDistinct of [1000, 100]) {
         expect(t.unlisted).toBeGreaterThan(0);
       }
       expect(new Set(t.events.map((e) => e.event_id)).size).toBe(t.events.length);
+
+      // The analyzers act on each distinct target: one incident per file, and one incident for a
+      // person naming how many records were past the collector's bounds.
+      const analyzers = await startAnalyzers({
+        broker: col.broker,
+        config: testConfig({ processing: { error_processors: 2, claim_idle_ms: 5_000 } }),
+        apiKey: "",
+        patterns,
+        log: silentLogger,
+      });
+      try {
+        await until("every entry analysed", () => drained(col.broker), 60_000);
+        const incidents = await listIncidents(col.broker);
+        const perFile = incidents.filter((i) => i.fields?.path?.startsWith("/var/www/html/f"));
+        expect(new Set(perFile.map((i) => i.fields.path)).size).toBe(seen.delivered);
+        const person = incidents.filter((i) => i.status_reason?.startsWith("flood control folded"));
+        expect(person.length).toBe(t.unlisted > 0 ? 1 : 0);
+        if (t.unlisted > 0) expect(person[0]!.status).toBe("needs_human");
+        expect(incidents.reduce((n, i) => n + i.count, 0)).toBe(1000); // each record counted once
+      } finally {
+        await analyzers.stop();
+      }
     } finally {
       await col.stop();
     }
-  }, 30_000);
+  }, 120_000);
 }
