@@ -65,6 +65,7 @@ function main(): void {
   const beforeMatcher = createMatcher(before);
   const logs = fixtureLogs();
   const rows = [];
+  const files: string[] = [];
   for (const service of [...new Set(logs.map((l) => l.service))].sort()) {
     const sp = now.get(service)!;
     const current = withUnmatched((s, r) => nowMatcher.match(s, r), sp);
@@ -74,8 +75,17 @@ function main(): void {
     for (const split of ["dev", "held"] as const) {
       const mine = logs.filter((l) => l.service === service && l.split === split);
       for (const l of mine) lines.push(...readFileSync(l.path, "utf8").split("\n"));
-      const t = total(mine.map((l) => scoreLog(sp, current, l.path, split)));
-      const b = total(mine.map((l) => scoreLog(bsp, base, l.path, split)));
+      const scores = mine.map((l) => scoreLog(sp, current, l.path, split));
+      const bases = mine.map((l) => scoreLog(bsp, base, l.path, split));
+      scores.forEach((x, i) => {
+        const b = bases[i]!;
+        files.push(
+          `  ${x.file.padEnd(30)} failures ${x.failuresShipped}/${x.failures} (before ${b.failuresShipped}), ` +
+            `noise ${x.noiseShipped}/${x.noise} (before ${b.noiseShipped})`,
+        );
+      });
+      const t = total(scores);
+      const b = total(bases);
       rows.push({
         ...t,
         baseline: {
@@ -108,6 +118,9 @@ function main(): void {
         `  ${r.nsPerLine.toFixed(0).padStart(5)} (${r.baselineNsPerLine.toFixed(0)})`,
     );
   }
+  // nginx/held2.log is the held-out log made after the last change to the patterns (see the README there).
+  console.log("per log (shipped/labelled):");
+  for (const f of files) console.log(f);
 }
 
 main();
