@@ -3,12 +3,14 @@ import type { Broker } from "../broker/types.ts";
 import type { ClientConfig } from "../core/config/client.ts";
 import { ConfigError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
+import { overrideProblem } from "../core/patterns/detect.ts";
 import type { ServicePatterns } from "../core/patterns/load.ts";
 import { redact as coreRedact } from "../core/redact/index.ts";
 import { ClientRunner, type ClientStatus, type CollectorTuning } from "./client.ts";
 import { createMatcher, type Matcher } from "./match.ts";
 import type { RedactFn } from "./pipeline.ts";
 import { openStateDb, releaseStateDb, type StateDb } from "./spool.ts";
+import { withUnmatched } from "./unmatched.ts";
 
 export interface CollectorDeps {
   /** The broker events are shipped to: one for all configs, or one per config (by its `broker.url`). */
@@ -59,6 +61,9 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
         path: "service_type",
         message: `no patterns file for service "${c.service_type}"`,
       });
+    const sp = deps.patterns.get(c.service_type);
+    const level = sp ? overrideProblem(sp.spec.detect, c.service_type, c.detect) : null;
+    if (level) out.push({ file: `config #${i + 1}`, path: "detect.min_level", message: level });
     if (configs.findIndex((o) => o.client_id === c.client_id) !== i)
       out.push({
         file: `config #${i + 1}`,
@@ -87,7 +92,8 @@ export async function runCollector(configs: ClientConfig[], deps: CollectorDeps)
       dbs.push(db);
       const sp = deps.patterns.get(config.service_type)!;
       const runner = new ClientRunner(config, sp, db, broker, {
-        match,
+        // Each client may lower or raise its service's threshold, or drop unmatched records.
+        match: withUnmatched(match, sp, config.detect),
         mentions,
         redact,
         log,

@@ -4,7 +4,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh >/dev/null || exit 1
 status=0
-for f in bench/*.bench.ts bench/grouping.ts; do
+for f in bench/*.bench.ts bench/grouping.ts bench/detection.ts; do
   [ -f "$f" ] || continue
   echo "== $f"
   bun "$f" || status=1

@@ -151,6 +151,22 @@ describe("collect checks before it starts", () => {
     expect(r.out).not.toContain("collecting");
   });
 
+  test("detect.min_level that is not a level of the service: check-config and collect name it, exit 2", async () => {
+    const bad = write(
+      "c/level.yml",
+      `client_id: lv\nservice_type: postgres\nbroker:\n  url: ${sqlite("c.db")}\ndetect:\n  min_level: warn\n`,
+    );
+    for (const args of [
+      ["check-config", bad],
+      ["collect", "--config", bad],
+    ]) {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.out).toContain(`${bad}:6 detect.min_level: expected one of DEBUG5,`);
+      expect(r.out).toContain('(the levels of postgres), got "warn"');
+    }
+  });
+
   test("a state_dir that cannot be created names it and its file, exit 2", async () => {
     const file = write("c/file-not-dir", "x");
     const cfg = write(

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import type { ClientConfig } from "../../core/config/client.ts";
 import { type LoadedCentral, lineIn, loadClientConfig } from "../../core/config/index.ts";
 import { ConfigError, type ConfigProblem } from "../../core/errors.ts";
+import { overrideProblem } from "../../core/patterns/detect.ts";
 import type { ServicePatterns } from "../../core/patterns/load.ts";
 import { resolveFrom } from "./runtime.ts";
 
@@ -23,7 +24,10 @@ function lineOf(file: string, path: Array<string | number>): number | undefined 
   }
 }
 
-/** A client config's service_type must have a patterns file; a client_id may be used once. */
+/**
+ * A client config's service_type must have a patterns file, its detect.min_level must be one of that
+ * service's levels, and a client_id may be used once.
+ */
 export function clientProblems(
   clients: Array<[file: string, config: ClientConfig]>,
   patterns: Patterns,
@@ -39,6 +43,15 @@ export function clientProblems(
         message: `no patterns file for service "${c.service_type}" (known: ${[...patterns.keys()].join(", ")})`,
       });
     }
+    const sp = patterns.get(c.service_type);
+    const level = sp ? overrideProblem(sp.spec.detect, c.service_type, c.detect) : null;
+    if (level)
+      problems.push({
+        file,
+        line: lineOf(file, ["detect", "min_level"]),
+        path: "detect.min_level",
+        message: level,
+      });
     const first = seen.get(c.client_id);
     if (first !== undefined) {
       problems.push({

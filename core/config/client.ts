@@ -75,6 +75,24 @@ export const ClientConfig = v.strictObject({
     }),
     {},
   ),
+  detect: v.optional(
+    v.strictObject({
+      min_level: v.optional(
+        str(
+          "records no pattern matches ship from this level up (a level of the service's detect.levels, e.g. warn, WARNING); default the patterns file's detect.min_level",
+        ),
+      ),
+      unmatched: v.optional(
+        v.pipe(
+          v.picklist(["ship", "drop"], 'expected "ship" or "drop"'),
+          v.description(
+            "ship records no pattern matches (at or above min_level) as <service>-unmatched, or drop them; default the patterns file's detect.unmatched",
+          ),
+        ),
+      ),
+    }),
+    {},
+  ),
   /** Overrides the patterns file's health check (e.g. another port). */
   health_check: v.optional(v.record(v.string(), v.unknown())),
 });

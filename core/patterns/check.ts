@@ -1,4 +1,5 @@
 import type { ConfigProblem } from "../errors.ts";
+import { unmatchedVerdict } from "./detect.ts";
 import { stripHeader } from "./header.ts";
 import type { CompiledPattern, ServicePatterns } from "./load.ts";
 
@@ -9,7 +10,12 @@ import type { CompiledPattern, ServicePatterns } from "./load.ts";
 export interface ExampleProblem extends ConfigProblem {
   service: string;
   pattern: string;
-  kind: "example-unmatched" | "example-shadowed" | "counter-example-matched";
+  kind:
+    | "example-unmatched"
+    | "example-shadowed"
+    | "counter-example-matched"
+    | "ignore-example-not-ignored"
+    | "ignore-counter-example-ignored";
   /** The example line itself. */
   text: string;
 }
@@ -94,5 +100,50 @@ export function checkExamples(sp: ServicePatterns): ExampleProblem[] {
         );
     });
   }
+  problems.push(...checkIgnoreExamples(sp));
   return problems;
+}
+
+/**
+ * An ignore rule's examples must be ignored (with the lowest threshold a client may set, so the rule
+ * is checked even for chatter below the default one) and must match no pattern (a pattern would win
+ * and the rule would never be reached); its counter-examples must not be ignored.
+ */
+function checkIgnoreExamples(sp: ServicePatterns): ExampleProblem[] {
+  const d = sp.detect;
+  const spec = sp.spec.detect;
+  if (!d || !spec) return [];
+  const lowest = { min_level: spec.levels[0]!.level, unmatched: "ship" as const };
+  const out: ExampleProblem[] = [];
+  spec.ignore.forEach((rule, i) => {
+    const add = (key: string, j: number, text: string, kind: ExampleProblem["kind"], message: string) =>
+      out.push({
+        file: sp.file,
+        path: `detect.ignore.${i}.${key}.${j}`,
+        service: sp.service,
+        pattern: rule.id,
+        kind,
+        text,
+        message: `(${rule.id}) ${message}: ${text.length > 120 ? `${text.slice(0, 117)}...` : text}`,
+      });
+    rule.examples.forEach((line, j) => {
+      const hit = referenceMatch(sp, line);
+      const v = unmatchedVerdict(d, line, lowest);
+      if (hit) add("examples", j, line, "example-shadowed", `example is matched by ${hit.cp.pattern.id}`);
+      else if (v.kind !== "ignored" || v.rule !== rule.id)
+        add(
+          "examples",
+          j,
+          line,
+          "ignore-example-not-ignored",
+          `example is not ignored by this rule (${v.kind})`,
+        );
+    });
+    rule.counter_examples.forEach((line, j) => {
+      const v = unmatchedVerdict(d, line, lowest);
+      if (v.kind === "ignored" && v.rule === rule.id)
+        add("counter_examples", j, line, "ignore-counter-example-ignored", "counter-example is ignored");
+    });
+  });
+  return out;
 }

@@ -1,4 +1,11 @@
 export { checkExamples, type ExampleProblem, matchPattern, referenceMatch } from "./check.ts";
+export {
+  type CompiledDetect,
+  type DetectOverride,
+  unmatchedPattern,
+  unmatchedVerdict,
+  type Verdict,
+} from "./detect.ts";
 export { type Stripped, stripHeader } from "./header.ts";
 export {
   type CompiledPattern,

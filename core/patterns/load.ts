@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { parseYamlText } from "../config/yaml.ts";
 import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { type CompiledDetect, compileDetect } from "./detect.ts";
 import { EMBEDDED_PATTERNS } from "./embedded.ts";
 import { type ArgShape, type Pattern, PatternsFile } from "./schema.ts";
 
@@ -35,6 +36,8 @@ export interface ServicePatterns {
   header?: RegExp;
   multiline?: MultilineRule;
   patterns: CompiledPattern[];
+  /** The catch-all for records no pattern matches (`detect:`); none when the file has no section. */
+  detect?: CompiledDetect;
 }
 
 /** Load and check one patterns file. Throws ConfigError naming file, line, key path and pattern id. */
@@ -85,6 +88,8 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
     if (m.continue) multiline.continue = compile(["multiline", "continue"], m.continue);
   }
 
+  const detect = spec.detect ? compileDetect(spec.detect, header, compile, problem) : undefined;
+
   // Regex shapes in the policy are compiled by the policy checker; a broken one must fail here, at
   // load time, rather than refuse every fix later.
   spec.policy.rules.forEach((rule, r) => {
@@ -128,6 +133,7 @@ export function parsePatternsText(text: string, file: string): ServicePatterns {
   const sp: ServicePatterns = { service: spec.service, file, spec, patterns };
   if (header) sp.header = header;
   if (multiline) sp.multiline = multiline;
+  if (detect) sp.detect = detect;
   return sp;
 }
 

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { Check, Risk, RunAction } from "../schemas/actions.ts";
 import { ServiceName, Severity } from "../schemas/common.ts";
+import { Detect } from "./detect-schema.ts";
 
 /**
  * `patterns/<service>.yml`: the whole description of a service. Adding a service is one such
@@ -246,6 +247,8 @@ export const PatternsFile = v.strictObject({
   log_paths: v.array(v.string()),
   /** How to strip the line header (time, pid, level) down to the message: named groups time, level, pid. */
   header: v.optional(v.strictObject({ regex: RegexSource }), undefined),
+  /** Records no pattern matches: which levels still ship (as `<service>-unmatched`) and which chatter does not. */
+  detect: v.optional(Detect),
   multiline: v.optional(
     v.strictObject({
       /** A line matching `start` begins a new record; any other line continues the current one. */
@@ -273,4 +276,5 @@ export const PatternsFile = v.strictObject({
 });
 export type PatternsFile = v.InferOutput<typeof PatternsFile>;
 export type PatternsFileInput = v.InferInput<typeof PatternsFile>;
+export { Detect, DetectLevel, EscalateRule, IgnoreRule } from "./detect-schema.ts";
 export { Check };
