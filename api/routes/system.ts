@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { authPlugin, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ClearQuery } from "../schemas.ts";
-import { clearErrors, health, pause, queuesStatus, status } from "../services/system.ts";
+import { clearErrors, health, pause, queuesStatus, status, tokenStatus } from "../services/system.ts";
 
 /** Health, status, queues, processing and tokens: the operator's overview. */
 export function systemRoutes(deps: ApiDeps) {
@@ -58,15 +58,11 @@ export function systemRoutes(deps: ApiDeps) {
       role: "operator",
       detail: { tags: ["processing"], summary: "Resume processing" },
     })
-    .get(
-      "/tokens/status",
-      async () => (await deps.tokenStatus()) ?? { available: false, reason: "no analyzer has reported yet" },
-      {
-        role: "viewer",
-        detail: {
-          tags: ["tokens"],
-          summary: "The analyzer's token budget: used and left this minute, totals, calls, cache hits, cost",
-        },
+    .get("/tokens/status", () => tokenStatus(deps), {
+      role: "viewer",
+      detail: {
+        tags: ["tokens"],
+        summary: "The analyzer's token budget: used and left this minute, totals, calls, cache hits, cost",
       },
-    );
+    });
 }

@@ -80,6 +80,11 @@ export async function status(deps: ApiDeps) {
   };
 }
 
+/** `GET /tokens/status`: the analyzers' token budget, or why there is none yet. */
+export async function tokenStatus(deps: ApiDeps) {
+  return (await deps.tokenStatus()) ?? { available: false, reason: "no analyzer has reported yet" };
+}
+
 export async function pause(deps: ApiDeps, who: Principal, paused: boolean) {
   await setPaused(deps.broker, paused);
   await publishEvent(deps.broker, {
