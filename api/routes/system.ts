@@ -31,6 +31,13 @@ export function systemRoutes(deps: ApiDeps) {
         summary: "Components, versions, uptime, workers, paused or not, incidents by status",
       },
     })
+    .get("/whoami", ({ request }) => principalOf(deps.auth, request), {
+      role: "viewer",
+      detail: {
+        tags: ["system"],
+        summary: "The token's name and role (what the operator CLI and stdio MCP act as)",
+      },
+    })
     .get("/queues/status", () => queuesStatus(deps), {
       role: "viewer",
       detail: {

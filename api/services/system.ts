@@ -75,8 +75,10 @@ export async function status(deps: ApiDeps) {
     claude: { enabled: Boolean(deps.config.claude_api_key), model: deps.config.claude.model },
     executor: {
       auto_approve_max_risk: deps.config.executor.auto_approve_max_risk,
+      auto_approve_model_max_risk: deps.config.executor.auto_approve_model_max_risk,
       dry_run: deps.config.executor.dry_run,
     },
+    mcp: { http: deps.config.mcp.enabled, allow_writes: deps.config.mcp.allow_writes },
   };
 }
 
