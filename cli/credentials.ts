@@ -7,6 +7,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { HttpError } from "../api/http-error.ts";
 import { McpError } from "../core/errors.ts";
 
 export interface ApiTarget {
@@ -64,4 +65,15 @@ function readCredentials(path: string): Record<string, string> {
       out[m[1]!.toLowerCase()] = m[2]!.replace(/^(["'])(.*)\1$/, "$2");
     });
   return out;
+}
+
+/** `mcpmon: the API at URL answered 401 unauthorized: … (check MCP_TOKEN)`: what failed and where. */
+export function apiRefusal(e: HttpError, target: ApiTarget): string {
+  const hint =
+    e.status === 401
+      ? target.token
+        ? " (check MCP_TOKEN or the credentials file's token)"
+        : " (no token: set MCP_TOKEN or token = … in ~/.config/mcpmon/credentials)"
+      : "";
+  return `mcpmon: the API at ${target.url} answered ${e.status} ${e.code}: ${e.message}${hint}`;
 }

@@ -4,10 +4,11 @@
  * Nothing but the protocol may reach stdout: the logger writes to stderr, and no banner is printed.
  */
 import { ApiClient } from "../../api/client.ts";
+import { HttpError } from "../../api/http-error.ts";
 import { loadCentralConfig } from "../../core/config/index.ts";
 import { loadPatternsDir } from "../../core/patterns/load.ts";
 import type { CliArgs } from "../args.ts";
-import { apiTarget, credentialsPath } from "../credentials.ts";
+import { apiRefusal, apiTarget, credentialsPath } from "../credentials.ts";
 import { centralPatterns } from "./checks.ts";
 import { brokerUrlFor, createLogger, openBroker } from "./runtime.ts";
 import { VERSION } from "./version.ts";
@@ -29,13 +30,19 @@ export async function mcpCommand(args: CliArgs, _out: (s: string) => void, err: 
     }
     // check_policy, explain_pattern and the patterns resources read the shipped patterns and
     // MCP_PATTERNS_DIR here; the server's own patterns_dir is not reachable over its API.
-    await serveStdioRemote({
-      api: new ApiClient(target),
-      token: target.token,
-      patterns: loadPatternsDir(undefined, { withShipped: true }),
-      version: VERSION,
-      log,
-    });
+    try {
+      await serveStdioRemote({
+        api: new ApiClient(target),
+        token: target.token,
+        patterns: loadPatternsDir(undefined, { withShipped: true }),
+        version: VERSION,
+        log,
+      });
+    } catch (e) {
+      if (!(e instanceof HttpError)) throw e;
+      err(apiRefusal(e, target));
+      return 1;
+    }
     return 0;
   }
   const loaded = loadCentralConfig(args.configs[0] ?? "configs/mcp-config.yml", process.env, "mcpmon mcp");

@@ -10,7 +10,7 @@ import { HttpError } from "../../api/http-error.ts";
 import { McpError } from "../../core/errors.ts";
 import { describeAction } from "../../core/policy/index.ts";
 import type { CliArgs } from "../args.ts";
-import { apiTarget } from "../credentials.ts";
+import { apiRefusal, apiTarget } from "../credentials.ts";
 import { fields, table } from "../table.ts";
 
 type Out = (s: string) => void;
@@ -86,13 +86,7 @@ export async function operatorCommand(args: CliArgs, out: Out, err: Out): Promis
     throw new McpError("USAGE", `unknown operator command "${args.command}"`);
   } catch (e) {
     if (!(e instanceof HttpError)) throw e;
-    const hint =
-      e.status === 401
-        ? target.token
-          ? " (check MCP_TOKEN)"
-          : " (no token: set MCP_TOKEN or token = … in ~/.config/mcpmon/credentials)"
-        : "";
-    err(`mcpmon: the API at ${api.url} answered ${e.status} ${e.code}: ${e.message}${hint}`);
+    err(apiRefusal(e, target));
     return 1;
   }
 }
