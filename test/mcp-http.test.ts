@@ -100,6 +100,22 @@ describe("/mcp refuses before the protocol", () => {
     expect(local.status).toBe(200);
   });
 
+  test("Host must be one of the API's names (DNS rebinding): attacker.example 403, api.host_names 200", async () => {
+    const port = new URL(m.api.url).port;
+    const post = (host: string) =>
+      fetch(`${m.api.url}/mcp`, {
+        method: "POST",
+        headers: { ...rpcHeaders, host, authorization: `Bearer ${TOKENS.viewer}` },
+        body: JSON.stringify(initialize("2025-11-25")),
+      });
+    const evil = await post(`attacker.example:${port}`);
+    expect(evil.status).toBe(403);
+    expect((await rpcBody(evil)).error?.message).toContain("attacker.example");
+    const named = await post(`mcpmon.internal:${port}`);
+    expect(named.status).toBe(200);
+    expect((await rpcBody(named)).result?.protocolVersion).toBe("2025-11-25");
+  });
+
   test("stateless: no Mcp-Session-Id, GET is 405", async () => {
     const res = await fetch(`${m.api.url}/mcp`, {
       method: "POST",

@@ -38,6 +38,7 @@ function central(port: number, dir: string, allowWrites: boolean, workers: boole
       host: "127.0.0.1",
       port,
       metrics_port: null,
+      host_names: ["mcpmon.internal"],
       tokens: Object.entries(TOKENS).map(([role, token]) => ({ name: `e2e-${role}`, token, role })),
     },
     processing: { error_processors: workers ? 1 : 0, fix_executors: 0 },
