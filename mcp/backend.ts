@@ -39,8 +39,6 @@ export type IncidentDetail = Awaited<ReturnType<typeof errorStatus>>;
 export interface Backend {
   /** Who is asking: the token's name and role (the audit trail names it). */
   readonly principal: Principal;
-  /** `where` for descriptions: "the API at http://…" or "the broker sqlite:…". */
-  readonly where: string;
   listIncidents(q: ListQuery): Promise<Page<Incident>>;
   incident(id: string): Promise<IncidentDetail>;
   listFixes(q: ListQuery): Promise<Page<Fix>>;
@@ -63,10 +61,9 @@ export interface Backend {
 }
 
 /** The service layer called in this process, as `principal`. */
-export function localBackend(deps: ApiDeps, principal: Principal, where: string): Backend {
+export function localBackend(deps: ApiDeps, principal: Principal): Backend {
   return {
     principal,
-    where,
     listIncidents: (q) => listIncidents(deps, q),
     incident: (id) => errorStatus(deps, id),
     listFixes: (q) => listFixes(deps, q),
@@ -101,7 +98,6 @@ export function remoteBackend(api: ApiClient, principal: Principal, events: Even
   const q = (query: ListQuery) => ({ ...query });
   return {
     principal,
-    where: `the API at ${api.url}`,
     listIncidents: (query) => api.get("/errors", q(query)),
     incident: (id) => api.get(`/errors/${encodeURIComponent(id)}`),
     listFixes: (query) => api.get("/fixes", q(query)),

@@ -26,7 +26,7 @@ export function mcpHttpHandler(deps: ApiDeps): (request: Request) => Promise<Res
       return rpcError(405, -32000, `${request.method} /mcp: this server is stateless; use POST`, {
         allow: "POST",
       });
-    const backend = localBackend(deps, checked.principal, `the ${deps.broker.kind} broker`);
+    const backend = localBackend(deps, checked.principal);
     const mcp = createMcpServer({
       backend,
       patterns,

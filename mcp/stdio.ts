@@ -82,7 +82,7 @@ export async function serveStdioLocal(o: LocalOptions): Promise<void> {
   }
   deps.hub.start();
   try {
-    await run(localBackend(deps, principal, `the ${o.broker.kind} broker`), {
+    await run(localBackend(deps, principal), {
       patterns: o.patterns,
       allowWrites: o.config.mcp.allow_writes,
       approval: o.config.executor,
