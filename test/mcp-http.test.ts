@@ -323,6 +323,26 @@ describe("write tools", () => {
   });
 });
 
+test("pause_processing and resume_processing change what /queues/status says, by the token's name", async () => {
+  const c = await connect(m.api.url, TOKENS.operator);
+  const paused = await c.callTool({ name: "pause_processing", arguments: {} });
+  expect(paused.structuredContent).toEqual({ paused: true });
+  expect((await m.api.get<{ paused: boolean }>("/queues/status", TOKENS.viewer)).body.paused).toBe(true);
+  const ws = await wsClient(m.api.url, TOKENS.viewer);
+  try {
+    await ws.subscribe("system");
+    const resumed = await c.callTool({ name: "resume_processing", arguments: {} });
+    expect(resumed.structuredContent).toEqual({ paused: false });
+    await ws.waitFor(
+      "processing.resumed by the operator",
+      (e) => e.event?.type === "processing.resumed" && e.event.data?.by === "e2e-operator",
+    );
+  } finally {
+    ws.close();
+  }
+  expect((await m.api.get<{ paused: boolean }>("/queues/status", TOKENS.viewer)).body.paused).toBe(false);
+});
+
 describe("resources and prompts", () => {
   test("list, templates, read; an unknown id is an error, not a crash", async () => {
     const c = await connect(m.api.url, TOKENS.viewer);
