@@ -16,6 +16,12 @@ import { validationProblems } from "./validation.ts";
 export interface AppOptions {
   /** The client address of a request (the server's `requestIP`); absent in `app.handle` tests. */
   clientIp?: (request: Request) => string | undefined;
+  /**
+   * The MCP endpoint (`/mcp`, see mcp/http.ts): it answers every method itself, with its own auth
+   * (401 with WWW-Authenticate), Host/Origin checks and JSON-RPC bodies; only api.allow_cidrs and
+   * the body limit are applied here first, as for every route.
+   */
+  mcp?: (request: Request) => Promise<Response>;
 }
 
 /**
@@ -54,6 +60,10 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       // schemas; the route's role macro then checks the role.
       // An HTTP/1.0 request without Host (a bare health probe) has a relative request.url.
       const path = new URL(request.url, "http://localhost").pathname;
+      if (path === MCP_PATH && opts.mcp) {
+        if (Number(request.headers.get("content-length") ?? 0) > maxBody) throw tooLarge(maxBody);
+        return; // answered by the next hook
+      }
       // Unknown paths are 404 with or without a token: they protect nothing, and the route list
       // is public in /swagger/json.
       if (!isRoute(path)) throw new HttpError(404, "not_found", `no route ${request.method} ${path}`);
@@ -62,6 +72,11 @@ export function createApp(deps: ApiDeps, opts: AppOptions = {}) {
       }
       // A declared length is refused before reading; a chunked body is counted while it is read.
       if (Number(request.headers.get("content-length") ?? 0) > maxBody) throw tooLarge(maxBody);
+    })
+    // A separate async hook, so the synchronous checks above stay synchronous for every other path.
+    .onRequest(async ({ request }) => {
+      if (!opts.mcp || new URL(request.url, "http://localhost").pathname !== MCP_PATH) return;
+      return opts.mcp(request);
     })
     .onParse(({ request }, contentType) => parseJsonBody(request, contentType, maxBody))
     // Never reached (the hook above answers every request), but it tells the OpenAPI plugin that
@@ -154,6 +169,7 @@ function brokerName(deps: ApiDeps): string {
 }
 
 const MAX_BODY_DEPTH = 32;
+const MCP_PATH = "/mcp";
 
 /** True when arrays/objects nest deeper than `max`; iterative, so no depth can overflow the stack. */
 function tooDeep(value: unknown, max: number): boolean {

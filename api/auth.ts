@@ -15,6 +15,21 @@ const GRANTS: Record<Role, readonly Role[]> = {
   admin: ["viewer", "reporter", "operator", "admin"],
 };
 
+/**
+ * Whether a principal's role includes `need`: the one rule of who may do what, shared by the REST
+ * routes (the `role` macro), the MCP tools and the WebSocket.
+ */
+export function hasRole(principal: Principal, need: Role): boolean {
+  return GRANTS[principal.role].includes(need);
+}
+
+/** Throws 403 naming both roles when the principal's role does not include `need`. */
+export function requireRole(principal: Principal, need: Role): Principal {
+  if (!hasRole(principal, need))
+    throw new HttpError(403, "forbidden", `this needs the ${need} role; the token has ${principal.role}`);
+  return principal;
+}
+
 export interface TokenEntry {
   name: string;
   token: string;
@@ -63,17 +78,14 @@ export class TokenAuth {
   /** Whether the header carries a valid token whose role includes `need`. */
   allows(header: string | null | undefined, need: Role): boolean {
     const principal = this.identify(header);
-    return principal !== null && GRANTS[principal.role].includes(need);
+    return principal !== null && hasRole(principal, need);
   }
 
   /** Throws 401 without a valid token, 403 when the role is below `need`. */
   require(header: string | null | undefined, need: Role): Principal {
     const principal = this.identify(header);
     if (!principal) throw new HttpError(401, "unauthorized", "a valid bearer token is required");
-    if (!GRANTS[principal.role].includes(need)) {
-      throw new HttpError(403, "forbidden", `this needs the ${need} role; the token has ${principal.role}`);
-    }
-    return principal;
+    return requireRole(principal, need);
   }
 }
 

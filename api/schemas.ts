@@ -53,8 +53,11 @@ const listQuery = (statuses: readonly string[]) =>
     offset: v.optional(v.pipe(v.string(), v.regex(/^\d{1,9}$/, "expected a number 0-999999999"))),
   });
 
-/** `GET /errors`: incidents, by incident status. */
-export const ListQuery = listQuery(IncidentStatus.options);
+/** `GET /errors`: incidents, by incident status; `client` keeps those a client id reported. */
+export const ListQuery = v.object({
+  ...listQuery(IncidentStatus.options).entries,
+  client: v.optional(v.string()),
+});
 /** `GET /fixes`: fixes, by fix status. */
 export const FixListQuery = listQuery(FixStatus.options);
 export type ListQuery = v.InferOutput<typeof ListQuery>;

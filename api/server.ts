@@ -7,7 +7,7 @@ import type { ServicePatterns } from "../core/patterns/load.ts";
 import { createApp } from "./app.ts";
 import { TokenAuth } from "./auth.ts";
 import { createAllowList } from "./cidr.ts";
-import type { ComponentStatus } from "./deps.ts";
+import type { ApiDeps, ComponentStatus } from "./deps.ts";
 import { EventsHub } from "./events-hub.ts";
 import { HttpError } from "./http-error.ts";
 import { Metrics } from "./metrics.ts";
@@ -24,6 +24,11 @@ export interface ApiOptions {
    * unknown service (or `service_type` of `POST /clients`) is refused. Without them, anything goes.
    */
   patterns?: Map<string, ServicePatterns>;
+  /**
+   * The MCP endpoint at /mcp, built from the API's own dependencies (the CLI wires mcp/http.ts in:
+   * the API does not import the MCP component). Absent or mcp.enabled false: no /mcp.
+   */
+  mcp?: (deps: ApiDeps) => (request: Request) => Promise<Response>;
   /** Override api.host / api.port (0 = any free port). */
   host?: string;
   port?: number;
@@ -38,8 +43,11 @@ export interface ApiHandle {
   stop(): Promise<void>;
 }
 
-/** Build the API's dependencies (auth, metrics, events hub) and listen. */
-export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
+/**
+ * The API's dependencies (auth, metrics, events hub) around a broker: what every service function
+ * takes. `startApi` listens with them; `mcpmon mcp` on stdio builds them to call the same services.
+ */
+export function createApiDeps(opts: Omit<ApiOptions, "host" | "port" | "mcp">): ApiDeps {
   const { broker, config, log } = opts;
   const hub = new EventsHub(broker, log);
   const metrics = new Metrics({
@@ -53,7 +61,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
     tokens: opts.tokenStatus,
   });
   hub.subscribe("*", (e) => metrics.observeEvent(e.type, e.data ?? {}));
-  const deps = {
+  return {
     broker,
     config,
     log,
@@ -66,8 +74,19 @@ export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
     tokenStatus: opts.tokenStatus ?? (async () => null),
     patterns: opts.patterns,
   };
+}
+
+/** Build the API's dependencies and listen. */
+export async function startApi(opts: ApiOptions): Promise<ApiHandle> {
+  const { config } = opts;
+  const deps = createApiDeps(opts);
+  const { metrics, hub } = deps;
   let server: Server<unknown> | null = null;
-  const app = createApp(deps, { clientIp: (req) => server?.requestIP(req)?.address });
+  const mcp = config.mcp.enabled ? opts.mcp?.(deps) : undefined;
+  const app = createApp(deps, {
+    clientIp: (req) => server?.requestIP(req)?.address,
+    ...(mcp ? { mcp } : {}),
+  });
   const host = opts.host ?? config.api.host;
   const apiPort = opts.port ?? config.api.port;
   // reusePort (Elysia's default) would let a second instance bind the same port and silently take

@@ -29,6 +29,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
   action: { type: "string" },
   explain: { type: "boolean" },
   "patterns-dir": { type: "string" },
+  api: { type: "string" },
+  json: { type: "boolean" },
+  status: { type: "string" },
+  note: { type: "string" },
+  reason: { type: "string" },
   help: { short: "h", type: "boolean" },
   version: { short: "v", type: "boolean" },
 };
@@ -55,6 +60,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
   templates: { options: ["service", "format", "loghub", "patterns-dir"], maxPositionals: 1 },
   policy: { options: ["service", "action", "config", "patterns-dir"], maxPositionals: 1 },
   redact: { options: ["service", "explain", "patterns-dir"], maxPositionals: 1 },
+  mcp: { options: ["config", "api", "data-dir"], maxPositionals: 0 },
+  // The operator CLI: each talks to the REST API of a running server (cli/commands/operator.ts).
+  incidents: { options: ["api", "status", "service", "json"], maxPositionals: 0 },
+  incident: { options: ["api", "json"], maxPositionals: 1 },
+  fixes: { options: ["api", "status", "service", "json"], maxPositionals: 0 },
+  approve: { options: ["api", "note", "json"], maxPositionals: 1 },
+  reject: { options: ["api", "reason", "json"], maxPositionals: 1 },
+  ignore: { options: ["api", "reason", "json"], maxPositionals: 1 },
+  status: { options: ["api", "json"], maxPositionals: 0 },
+  queues: { options: ["api", "json"], maxPositionals: 0 },
   version: { options: [], maxPositionals: 0 },
   help: { options: [], maxPositionals: 1 },
 };

@@ -19,6 +19,17 @@ Commands:
   templates      show how a log file groups:  mcpmon templates FILE [--service S]
   policy check   review a service policy:  mcpmon policy check --service nginx --action JSON
   redact         show what leaves this host:  mcpmon redact FILE [--service S] [--explain]
+  mcp            the MCP server on stdio, for Claude Desktop / Code (HTTP: /mcp on the API port)
+
+Operator commands (talk to a running server's API: --api URL or MCP_API_URL, token MCP_TOKEN):
+  incidents      list incidents:  [--status S] [--service S] [--json]
+  incident       one incident with its samples, history and fixes:  mcpmon incident ID
+  fixes          list fixes:  [--status awaiting_approval] [--service S] [--json]
+  approve        approve a fix awaiting approval:  mcpmon approve ID [--note TEXT]
+  reject         reject a fix awaiting approval:  mcpmon reject ID --reason TEXT
+  ignore         ignore an incident:  mcpmon ignore ID [--reason TEXT]
+  status         the server's components, broker, paused or not, incidents by status
+  queues         the streams: length, pending, lag, consumers
   version        print the version
   help           this text;  mcpmon help <command>: that command's help
 
@@ -30,7 +41,8 @@ Common options:
 
 ${environment()}
 
-Exit codes: 0 fine, 1 runtime failure, 2 usage or configuration error.
+Exit codes: 0 fine, 1 runtime failure (also: the API unreachable, or refusing the token or the
+request), 2 usage or configuration error.
 `;
 
 function environment(): string {
@@ -45,11 +57,18 @@ function environment(): string {
   MCP_DEMO_LOG_DIR      the log folder the local demo client watches (default .data/demo)
   MCP_PATTERNS_DIR      folder of <service>.yml patterns files (added to the shipped ones)
   MCP_DEBUG=true        debug logging
-  CLAUDE_API_KEY        enables Claude (ANTHROPIC_API_KEY works too); without it: rules and cache only`;
+  CLAUDE_API_KEY        enables Claude (ANTHROPIC_API_KEY works too); without it: rules and cache only
+  MCP_API_URL           the API operator commands and mcpmon mcp talk to (default http://127.0.0.1:8080)
+  MCP_TOKEN             their bearer token (or token= in ~/.config/mcpmon/credentials, mode 0600)`;
 }
 
 const SERVER_OPTIONS = `  -c, --config FILE   the central config (default configs/mcp-config.yml)
       --data-dir DIR  an embedded broker's file goes to DIR/mcpmon.db`;
+
+const API_OPTIONS = `      --api URL       the API (default: MCP_API_URL, then api_url in the credentials file,
+                      then http://127.0.0.1:8080); the token is MCP_TOKEN or token= in
+                      ~/.config/mcpmon/credentials (mode 0600)
+      --json          print the API's JSON instead of a table`;
 
 export const COMMAND_HELP: Record<string, string> = {
   all: `Usage: mcpmon all [--config FILE] [--port N] [--data-dir DIR]
@@ -191,6 +210,113 @@ Examples:
   mcpmon redact /var/log/postgresql/postgresql-16-main.log --explain
   tail -n 1000 /var/log/nginx/access.log | mcpmon redact - --service nginx | less
   mcpmon redact app.log --explain 2>&1 >/dev/null | sort | uniq -c`,
+
+  mcp: `Usage: mcpmon mcp [--api URL | --config FILE [--data-dir DIR]]
+
+The MCP (Model Context Protocol) server on stdio, for a desktop client's config (Claude Desktop,
+Claude Code). With --api or MCP_API_URL it talks to a running server's API as the token MCP_TOKEN
+(or the credentials file's) — the server's mcp.allow_writes decides whether write tools are offered;
+otherwise it opens the broker of the central config itself (MCP_TOKEN, if given, must be one of its
+api.tokens; without it, read-only as a viewer). stdout carries only the protocol; logs go to stderr.
+Every serve and all process also serves MCP over Streamable HTTP at /mcp on the API port.
+
+Options:
+      --api URL       a running server's API (also MCP_API_URL)
+  -c, --config FILE   the central config whose broker to open (default configs/mcp-config.yml)
+      --data-dir DIR  an embedded broker's file is DIR/mcpmon.db
+
+Examples:
+  MCP_API_URL=http://127.0.0.1:8080 MCP_TOKEN=… mcpmon mcp
+  claude mcp add mcpmon --env MCP_API_URL=http://127.0.0.1:8080 --env MCP_TOKEN=… -- mcpmon mcp
+  mcpmon mcp --config /etc/mcpmon/mcp-config.yml`,
+
+  incidents: `Usage: mcpmon incidents [--status S] [--service S] [--api URL] [--json]
+
+Incidents of a running server, newest first, as an aligned table (or JSON).
+
+Options:
+      --status S      only this status (new, needs_human, awaiting_approval, fixed, ignored, …)
+  -s, --service S     only this service
+${API_OPTIONS}
+
+Examples:
+  mcpmon incidents --status needs_human
+  mcpmon incidents --service nginx --json | jq '.items[].incident_id'`,
+
+  incident: `Usage: mcpmon incident ID [--api URL] [--json]
+
+One incident (or a submitted error by its event id): template, samples, fields, history, fixes.
+
+Options:
+${API_OPTIONS}
+
+Example:
+  mcpmon incident inc_3kq…`,
+
+  fixes: `Usage: mcpmon fixes [--status S] [--service S] [--api URL] [--json]
+
+Fixes of a running server, newest first: status, risk, source and actions.
+
+Options:
+      --status S      only this status (awaiting_approval: what waits for you)
+  -s, --service S     only this service
+${API_OPTIONS}
+
+Example:
+  mcpmon fixes --status awaiting_approval`,
+
+  approve: `Usage: mcpmon approve ID [--note TEXT] [--api URL] [--json]
+
+Approve a fix that is awaiting approval (an operator token): it is queued for the executors.
+
+Options:
+      --note TEXT     kept on the fix with your token's name
+${API_OPTIONS}
+
+Example:
+  mcpmon approve fix_8d2… --note "checked the file list"`,
+
+  reject: `Usage: mcpmon reject ID --reason TEXT [--api URL] [--json]
+
+Reject a fix that is awaiting approval; its incident goes to needs_human.
+
+Options:
+      --reason TEXT   why (required)
+${API_OPTIONS}
+
+Example:
+  mcpmon reject fix_8d2… --reason "not during business hours"`,
+
+  ignore: `Usage: mcpmon ignore ID [--reason TEXT] [--api URL] [--json]
+
+Ignore an incident: its events are still counted, nothing is analysed or fixed for it.
+
+Options:
+      --reason TEXT   why (kept in its history)
+${API_OPTIONS}
+
+Example:
+  mcpmon ignore inc_3kq… --reason "known noise"`,
+
+  status: `Usage: mcpmon status [--api URL] [--json]
+
+A running server's status: components and workers, broker, paused or not, incidents by status.
+
+Options:
+${API_OPTIONS}
+
+Example:
+  MCP_API_URL=http://central:8080 mcpmon status`,
+
+  queues: `Usage: mcpmon queues [--api URL] [--json]
+
+The streams (mcp:errors, mcp:fixes, mcp:events, mcp:dlq): length, pending, lag, consumers.
+
+Options:
+${API_OPTIONS}
+
+Example:
+  mcpmon queues --json`,
 
   version: `Usage: mcpmon version   (or mcpmon --version)
 

@@ -49,6 +49,21 @@ async function dispatch(args: CliArgs): Promise<number> {
       const { collectCommand } = await import("./commands/collect.ts");
       return collectCommand(args, out, err);
     }
+    case "mcp": {
+      const { mcpCommand } = await import("./commands/mcp.ts");
+      return mcpCommand(args, out, err);
+    }
+    case "incidents":
+    case "incident":
+    case "fixes":
+    case "approve":
+    case "reject":
+    case "ignore":
+    case "status":
+    case "queues": {
+      const { operatorCommand } = await import("./commands/operator.ts");
+      return operatorCommand(args, out, err);
+    }
     case "analyze":
     case "execute":
     case "serve":

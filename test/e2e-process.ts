@@ -17,6 +17,7 @@ const SOURCES = [
   "analyzer",
   "executor",
   "api",
+  "mcp",
   "broker",
   "patterns",
   "package.json",

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { authPlugin, principalOf } from "../auth.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ClearQuery } from "../schemas.ts";
-import { clearErrors, health, pause, queuesStatus, status } from "../services/system.ts";
+import { clearErrors, health, pause, queuesStatus, status, tokenStatus } from "../services/system.ts";
 
 /** Health, status, queues, processing and tokens: the operator's overview. */
 export function systemRoutes(deps: ApiDeps) {
@@ -29,6 +29,13 @@ export function systemRoutes(deps: ApiDeps) {
       detail: {
         tags: ["system"],
         summary: "Components, versions, uptime, workers, paused or not, incidents by status",
+      },
+    })
+    .get("/whoami", ({ request }) => principalOf(deps.auth, request), {
+      role: "viewer",
+      detail: {
+        tags: ["system"],
+        summary: "The token's name and role (what the operator CLI and stdio MCP act as)",
       },
     })
     .get("/queues/status", () => queuesStatus(deps), {
@@ -58,15 +65,11 @@ export function systemRoutes(deps: ApiDeps) {
       role: "operator",
       detail: { tags: ["processing"], summary: "Resume processing" },
     })
-    .get(
-      "/tokens/status",
-      async () => (await deps.tokenStatus()) ?? { available: false, reason: "no analyzer has reported yet" },
-      {
-        role: "viewer",
-        detail: {
-          tags: ["tokens"],
-          summary: "The analyzer's token budget: used and left this minute, totals, calls, cache hits, cost",
-        },
+    .get("/tokens/status", () => tokenStatus(deps), {
+      role: "viewer",
+      detail: {
+        tags: ["tokens"],
+        summary: "The analyzer's token budget: used and left this minute, totals, calls, cache hits, cost",
       },
-    );
+    });
 }

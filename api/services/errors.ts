@@ -74,6 +74,7 @@ export async function listIncidents(deps: ApiDeps, q: ListQuery) {
     .filter((i) => !q.status || i.status === q.status)
     .filter((i) => !q.service || i.service === q.service)
     .filter((i) => !q.host || i.hosts.includes(q.host))
+    .filter((i) => !q.client || i.client_ids.includes(q.client))
     .filter((i) => !q.since || i.last_seen >= q.since)
     .filter((i) => !q.until || i.first_seen <= q.until)
     .sort((a, b) => (a.last_seen < b.last_seen ? 1 : -1));

@@ -75,9 +75,16 @@ export async function status(deps: ApiDeps) {
     claude: { enabled: Boolean(deps.config.claude_api_key), model: deps.config.claude.model },
     executor: {
       auto_approve_max_risk: deps.config.executor.auto_approve_max_risk,
+      auto_approve_model_max_risk: deps.config.executor.auto_approve_model_max_risk,
       dry_run: deps.config.executor.dry_run,
     },
+    mcp: { http: deps.config.mcp.enabled, allow_writes: deps.config.mcp.allow_writes },
   };
+}
+
+/** `GET /tokens/status`: the analyzers' token budget, or why there is none yet. */
+export async function tokenStatus(deps: ApiDeps) {
+  return (await deps.tokenStatus()) ?? { available: false, reason: "no analyzer has reported yet" };
 }
 
 export async function pause(deps: ApiDeps, who: Principal, paused: boolean) {

@@ -67,7 +67,9 @@ export async function runServerCommand(
     if ((mode === "all" || mode === "serve") && config.api.enabled) {
       const { startApi } = await import("../../api/server.ts");
       const { readTokenStatus } = await import("../../analyzer/budget.ts");
+      const { mcpHttpHandler } = await import("../../mcp/http.ts");
       api = await startApi({
+        mcp: mcpHttpHandler,
         broker,
         config,
         patterns,
@@ -195,6 +197,10 @@ function printBanner(
     out(
       `  API        ${o.api.url}   (docs: ${o.api.url}/swagger, events: ${o.api.url.replace(/^http/, "ws")}/ws)`,
     );
+    if (config.mcp.enabled)
+      out(
+        `  MCP        ${o.api.url}/mcp   (Streamable HTTP, stateless; ${config.mcp.allow_writes ? "write tools on (mcp.allow_writes)" : "read-only tools: mcp.allow_writes is false"})`,
+      );
     if (o.api.metricsUrl) out(`  metrics    ${o.api.metricsUrl}`);
     if (config.api.tokens.some((t) => t.token.startsWith("change-me"))) {
       out(

@@ -89,6 +89,21 @@ const Api = v.strictObject({
   tokens: v.optional(v.array(ApiToken), []),
   allow_cidrs: v.optional(v.array(str("client address ranges allowed to connect")), []),
   max_body_bytes: posInt("largest request body", 1_048_576),
+  /**
+   * DNS-rebinding protection of /mcp: the Host header, and the Origin header when a browser sends
+   * one, must name one of these (port ignored). localhost, 127.0.0.1, ::1 and api.host (unless a
+   * wildcard) are always allowed; add the names a load balancer or clients use.
+   */
+  host_names: v.optional(v.array(str("a host name clients use to reach the API (checked on /mcp)")), []),
+});
+
+/** The MCP server: Streamable HTTP at /mcp on the API port, and stdio (`mcpmon mcp`). */
+const Mcp = v.strictObject({
+  enabled: bool("serve MCP over Streamable HTTP at /mcp on the API port", true),
+  allow_writes: bool(
+    "offer the write tools (approve_fix, reject_fix, ignore_incident, pause/resume_processing) to tokens whose role allows them; off: read-only tools only",
+    false,
+  ),
 });
 
 const AutoRisk = v.picklist(["none", "low", "medium", "high"], 'expected "none", "low", "medium" or "high"');
@@ -152,6 +167,7 @@ export const CentralConfig = v.strictObject({
   broker: v.optional(Broker, {}),
   api: v.optional(Api, {}),
   executor: v.optional(Executor, {}),
+  mcp: v.optional(Mcp, {}),
   /** Client configs that `mcpmon all` runs a collector for, relative to this file. */
   clients: v.optional(v.array(str("client config file")), []),
   patterns_dir: v.optional(str("folder of patterns/<service>.yml files (the shipped ones by default)")),
