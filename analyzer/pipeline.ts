@@ -21,6 +21,7 @@ import type { AnalysisCache } from "./cache.ts";
 import type { Batcher } from "./claude/batcher.ts";
 import { expandFold, unlistedReason } from "./fold.ts";
 import { incidentId, recordEvent } from "./incidents.ts";
+import { settleSplitLine } from "./partial.ts";
 import { submitProposal, toHuman } from "./proposals.ts";
 import { remediationFields, ruleProposal } from "./rules.ts";
 import type { TemplateMiner } from "./templates/miner.ts";
@@ -149,6 +150,7 @@ export class Pipeline {
           },
         }),
       );
+      await settleSplitLine(broker, event, id, SEEN_TTL_MS);
       if (rec.counted) this.d.onEvent?.(event);
       else this.counters.duplicates++;
       this.entryIncident.set(entry.id, id);

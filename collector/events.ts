@@ -29,7 +29,14 @@ export class EventBuilder {
    * The event of one record. A `partial` one (its last line was given before its newline came) has
    * an id of its own: the whole record, if its rest arrives, is the event with the offset's id.
    */
-  event(ch: Chosen, offset: number, cut: boolean, now: number, partial: boolean): ErrorEvent {
+  event(
+    ch: Chosen,
+    offset: number,
+    cut: boolean,
+    now: number,
+    partial: boolean,
+    supersedes = false,
+  ): ErrorEvent {
     const { ctx } = this;
     const { m, text } = ch;
     const red = ctx.redact(text.length > MAX_MESSAGE ? text.slice(0, MAX_MESSAGE) : text);
@@ -59,6 +66,7 @@ export class EventBuilder {
     };
     if (cut || partial || text.length > MAX_MESSAGE) ev.truncated = true;
     if (partial) ev.partial = true;
+    else if (supersedes) ev.supersedes_partial = true;
     if (ch.continuation !== undefined) {
       const cont = ch.continuation;
       const r = ctx.redact(cont.length > MAX_CONTINUATION ? cont.slice(0, MAX_CONTINUATION) : cont);

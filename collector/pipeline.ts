@@ -83,6 +83,8 @@ export class FileProcessor implements FileConsumer {
   private cuts: Array<{ offset: number; tail: string | undefined }> = [];
   /** Offset of a line given partial whose record is not emitted yet (multiline). */
   private partialAt = -1;
+  /** Offset of a line that completed one given partial earlier, until its record is emitted. */
+  private rejoinedAt = -1;
   private readonly distinct = new Map<FoldTarget<ErrorEvent>, DistinctTargets>();
   private readonly fieldsOf = new Map<string, string[]>();
   readonly line: (text: string, offset: number, size: number, flags: number, tail?: string) => void;
@@ -164,6 +166,7 @@ export class FileProcessor implements FileConsumer {
     this.lastEnd = 0;
     this.cuts = [];
     this.partialAt = -1;
+    this.rejoinedAt = -1;
   }
 
   /** Hand over the events produced since the last call (to be committed with the checkpoints). */
@@ -185,6 +188,7 @@ export class FileProcessor implements FileConsumer {
       c.partial_lines++;
       this.partialAt = off;
     }
+    if (flags & LINE_REJOINED) this.rejoinedAt = off;
     if (flags & LINE_CUT) {
       c.truncated_lines++;
       if (this.asm) this.cuts.push({ offset: off, tail });
@@ -209,6 +213,10 @@ export class FileProcessor implements FileConsumer {
       }
       this.cuts = this.cuts.filter((o) => o.offset >= r.endOffset);
     }
+    if (this.rejoinedAt >= r.offset && this.rejoinedAt < r.endOffset) {
+      flags |= LINE_REJOINED;
+      this.rejoinedAt = -1;
+    }
     let partial = -1;
     if (this.partialAt >= r.offset && this.partialAt < r.endOffset) {
       partial = r.offset;
@@ -232,6 +240,7 @@ export class FileProcessor implements FileConsumer {
     if (ch.cut) c.cut_shipped++;
     const now = this.ctx.now();
     const cut = (flags & LINE_CUT) !== 0;
+    const supersedes = (flags & LINE_REJOINED) !== 0;
     if (partial !== -1) {
       // Not folded: its completion (the rejoined record) is the event that counts.
       this.push(this.build.event(ch, offset, cut, now, true));
@@ -244,11 +253,11 @@ export class FileProcessor implements FileConsumer {
       key,
       offset,
       now,
-      () => this.build.event(ch, offset, cut, now, false),
+      () => this.build.event(ch, offset, cut, now, false, supersedes),
       (f) => this.emitFold(f),
       fields.length === 0 ? undefined : (f) => this.noteTarget(f, fields, ch, offset),
     );
-    if (verdict === "pass") this.push(this.build.event(ch, offset, cut, now, false));
+    if (verdict === "pass") this.push(this.build.event(ch, offset, cut, now, false, supersedes));
     else c.folded++;
   }
 

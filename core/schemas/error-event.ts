@@ -38,6 +38,11 @@ export const ErrorEvent = v.object({
    */
   partial: v.optional(v.boolean()),
   /**
+   * This whole record completes a line the collector shipped earlier as `partial` (at the same
+   * offset): the analyzer takes the partial's count back, so the line is counted once.
+   */
+  supersedes_partial: v.optional(v.boolean()),
+  /**
    * Lines that followed the record's first line but would have changed what it matched (taken its
    * fields or its fix away): kept here, beside the message, for a person to read.
    */

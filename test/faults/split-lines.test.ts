@@ -4,12 +4,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listIncidents } from "../../analyzer/operator.ts";
+import { startAnalyzers } from "../../analyzer/worker.ts";
 import { createBroker } from "../../broker/index.ts";
 import { stableId } from "../../core/ids.ts";
+import { silentLogger } from "../../core/log.ts";
 import type { ErrorEvent } from "../../core/schemas/error-event.ts";
+import { drained, testConfig } from "../fixtures/analyzer-events.ts";
 import { nginxLine, until } from "../fixtures/collector-util.ts";
 import { type RedisServer, startRedis, tempDir } from "../harness/index.ts";
-import { errorEvents, printRow, redisCollector, tally } from "./support.ts";
+import { errorEvents, patterns, printRow, redisCollector, tally } from "./support.ts";
 
 let redis: RedisServer;
 const tmp = tempDir("mcpmon-fault-split-");
@@ -84,19 +88,38 @@ test("the wait runs out: the head ships flagged partial, the rest rejoins it und
     });
     expect(t).toMatchObject({ lost: 0, twice: 0 });
     expect(col.counters().rejoined_lines).toBe(10);
-    // The heads that looked complete were shipped, flagged, each under an id of its own.
-    expect(partial.length).toBe(5);
-    for (const p of partial) {
+    // Every head was shipped, flagged, each under an id of its own: the ones that looked complete
+    // by their pattern, the others (cut inside the path) by the severity catch-all.
+    expect(partial.length).toBe(10);
+    const matched = partial.filter((p) => p.fields.path !== undefined);
+    expect(matched.length).toBe(5);
+    for (const p of matched) {
       expect(p.truncated).toBe(true);
       const whole = events.find((e) => !e.partial && e.fields.path === p.fields.path)!;
       expect(whole.source!.offset).toBe(p.source!.offset);
       expect(whole.event_id).not.toBe(p.event_id);
       expect(whole.message).toEndWith('host: "example.com"');
+      expect(whole.supersedes_partial).toBe(true);
+    }
+    // The analyzers count each line once: a whole line takes its partial's count back.
+    const analyzers = await startAnalyzers({
+      broker: col.broker,
+      config: testConfig({ processing: { error_processors: 1, claim_idle_ms: 5_000 } }),
+      apiKey: "",
+      patterns,
+      log: silentLogger,
+    });
+    try {
+      await until("every entry analysed", () => drained(col.broker), 30_000);
+      const incidents = await listIncidents(col.broker);
+      expect(incidents.reduce((n, i) => n + i.count, 0)).toBe(10);
+    } finally {
+      await analyzers.stop();
     }
   } finally {
     await col.stop();
   }
-}, 30_000);
+}, 60_000);
 
 test("kill -9 after the head shipped partial: the restarted collector ships the whole line", async () => {
   const dir = join(tmp.path, "kill");
