@@ -1,4 +1,5 @@
 import type { Pattern } from "../core/patterns/schema.ts";
+import { SEVERITY_ORDER } from "../core/schemas/common.ts";
 import type { Match } from "./match.ts";
 
 /** A record's match, and the text its event carries as its message. */
@@ -54,17 +55,29 @@ export function chooseMatch(
   const m = match(service, r.text);
   if (r.lines > 1 && r.text.length > r.first.length) {
     const m1 = match(service, r.first);
-    if (m1 && !(m && keeps(m, m1))) {
+    // The severity catch-all on the first line never outranks a pattern the whole record met.
+    if (m1 && !(m && (keeps(m, m1) || isCatchAll(m1)))) {
       return { m: m1, text: r.first, continuation: r.text.slice(r.first.length + 1) };
     }
   }
-  if (m) return { m, text: r.text };
+  if (m && !isCatchAll(m)) return { m, text: r.text };
+  // Nothing but (at most) the catch-all: a cut line whose end mentions what a pattern looks for is
+  // shipped with that end, so a person sees the error, at the catch-all's severity if higher.
   for (const tail of tails) {
     if (!mentions(service, tail)) continue;
     const text = r.text + CUT_MARK + tail;
-    return { m: { pattern: CUT_PATTERN, fields: {}, message: text }, text, cut: true };
+    const pattern =
+      m && SEVERITY_ORDER[m.pattern.severity] > SEVERITY_ORDER[CUT_PATTERN.severity]
+        ? { ...CUT_PATTERN, severity: m.pattern.severity }
+        : CUT_PATTERN;
+    return { m: { pattern, fields: {}, message: text }, text, cut: true };
   }
-  return null;
+  return m ? { m, text: r.text } : null;
+}
+
+/** A match of the service's severity catch-all (`<service>-unmatched`), not of one of its patterns. */
+function isCatchAll(m: Match): boolean {
+  return m.pattern.category === "unmatched";
 }
 
 /** `m` keeps every field `first` extracted, with the same value, and a remediation if it had one. */

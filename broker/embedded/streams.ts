@@ -14,19 +14,26 @@ type GroupRow = { last_ms: number; last_seq: number; entries_read: number | null
 
 const entryOf = (r: Row): StreamEntry => ({ id: fmtId(r.ms, r.seq), fields: JSON.parse(r.fields) });
 
+/** A stream's row (its last id, counts), and creating it. */
+function streamRows(q: Db["sql"]) {
+  return {
+    streamRow: (s: string) =>
+      q
+        .query<StreamRow, [string]>(
+          "SELECT last_ms, last_seq, entries_added, length FROM streams WHERE name = ?",
+        )
+        .get(s),
+    mkStream: (s: string) => q.query("INSERT OR IGNORE INTO streams VALUES (?, 0, 0, 0, 0)").run(s),
+  };
+}
+
 /**
  * XADD inside the caller's transaction: ids are `<ms>-<seq>`, never going backwards. Shared with
  * the state half, which appends a record change's audit events in the change's own transaction.
  */
 export function appendInTx(db: Db): (stream: string, entries: StreamFields[], maxLen?: number) => string[] {
   const q = db.sql;
-  const streamRow = (s: string) =>
-    q
-      .query<StreamRow, [string]>(
-        "SELECT last_ms, last_seq, entries_added, length FROM streams WHERE name = ?",
-      )
-      .get(s);
-  const mkStream = (s: string) => q.query("INSERT OR IGNORE INTO streams VALUES (?, 0, 0, 0, 0)").run(s);
+  const { streamRow, mkStream } = streamRows(q);
   return (s: string, entries: StreamFields[], maxLen?: number): string[] => {
     mkStream(s);
     const st = streamRow(s)!;
@@ -57,13 +64,7 @@ export function appendInTx(db: Db): (stream: string, entries: StreamFields[], ma
 /** The Streams half of the embedded broker, with Redis 7 semantics (ids, PEL, lag, XAUTOCLAIM). */
 export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPort {
   const q = db.sql;
-  const streamRow = (s: string) =>
-    q
-      .query<StreamRow, [string]>(
-        "SELECT last_ms, last_seq, entries_added, length FROM streams WHERE name = ?",
-      )
-      .get(s);
-  const mkStream = (s: string) => q.query("INSERT OR IGNORE INTO streams VALUES (?, 0, 0, 0, 0)").run(s);
+  const { streamRow, mkStream } = streamRows(q);
   const groupRow = (s: string, g: string): GroupRow => {
     const row = q
       .query<GroupRow, [string, string]>(
