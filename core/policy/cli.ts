@@ -99,6 +99,7 @@ const checkTypes = v.object({ type: v.picklist(["run", "service", "http"]) });
 /** `allowed  run chmod 644 /var/www/x  rule chmod-web-content  risk low` */
 export function formatVerdict(v: PolicyVerdict): string {
   const head = `${v.allowed ? "allowed" : "refused"}  [${v.index}] ${v.kind === "action" ? "" : `${v.kind} `}`;
-  if (v.allowed) return `${head}${describeAction(v.action)}  rule ${v.rule}  risk ${v.risk}\n`;
+  if (v.allowed)
+    return `${head}${describeAction(v.action)}  rule ${v.rule}  risk ${v.risk}${v.note ? `\n         ${v.note}` : ""}\n`;
   return `${head}${v.reason}\n`;
 }

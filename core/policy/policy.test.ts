@@ -335,6 +335,22 @@ test("policy check command: per-action verdicts and exit codes", () => {
   expect(bad).toBe(1);
   expect(text).toMatch(/refused .*rm.*not in the policy/);
   expect(text).toMatch(/1 allowed, 1 refused/);
+  // Config contents: a code-loading directive is named, refused or made high risk with the reason.
+  text = "";
+  const write = (content: string) =>
+    runPolicyCheckCommand(
+      {
+        service: "nginx",
+        patternsDir: dir,
+        actionJson: JSON.stringify({ type: "write_file", path: "/etc/nginx/nginx.conf", content }),
+      },
+      out,
+    );
+  expect(write("user root;\nevents {}\n")).toBe(1);
+  expect(text).toMatch(/refused .*directive "user" with a value like/);
+  text = "";
+  expect(write("load_module /tmp/x.so;\nevents {}\n")).toBe(0);
+  expect(text).toMatch(/risk high\n\s+high risk: .*"load_module"/);
   expect(runPolicyCheckCommand({ service: "nginx", patternsDir: dir, actionJson: "{" }, out)).toBe(2);
   expect(runPolicyCheckCommand({ service: "nope", patternsDir: dir, actionJson: "{}" }, out)).toBe(2);
 });
