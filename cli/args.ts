@@ -75,7 +75,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
 };
 
 const usage = (message: string) => new McpError("USAGE", message);
-const SHORT = new Map(Object.entries(OPTIONS).flatMap(([name, o]) => (o.short ? [[o.short, name]] : [])));
+const SHORT = new Map([
+  ...Object.entries(OPTIONS).flatMap(([name, o]) => (o.short ? [[o.short, name] as [string, string]] : [])),
+  // `-V` as GNU tools spell it, beside `-v`.
+  ["V", "version"],
+]);
 
 interface Token {
   name: string;
@@ -122,8 +126,9 @@ export function parseCli(argv: string[]): CliArgs {
   const help = tokens.some((t) => t.name === "help");
   let command = positionals.shift() ?? "";
   if (command === "") {
-    if (help) command = "help";
-    else if (tokens.some((t) => t.name === "version")) command = "version";
+    // `mcpmon --help` / `-h` is the overview (what `mcpmon help` prints), not the help of `help`.
+    if (help) return { command: "help", positionals: [], configs: [], help: false, flags: {} };
+    if (tokens.some((t) => t.name === "version")) command = "version";
   }
   if (command === "help" && positionals.length > 0) {
     // `mcpmon help collect` is `mcpmon collect --help`.

@@ -57,6 +57,19 @@ describe("help", () => {
       expect(r.out).toContain(v);
   });
 
+  test("--help and -h print the overview; -V, -v and --version the version", async () => {
+    const overview = (await mcpmon(["help"])).out;
+    for (const flag of ["--help", "-h"]) {
+      const r = await mcpmon([flag]);
+      expect([r.code, r.out]).toEqual([0, overview]);
+    }
+    for (const flag of ["-V", "-v", "--version"]) {
+      const r = await mcpmon([flag]);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^mcpmon \d+\.\d+\.\d+ /);
+    }
+  });
+
   test("<cmd> --help and help <cmd> print that command's help, run nothing, exit 0", async () => {
     // A config that does not exist: loading it would fail, so exit 0 proves nothing was loaded.
     for (const cmd of [
