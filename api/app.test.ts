@@ -159,10 +159,21 @@ describe("errors", () => {
       body: [one, { ...one, message: "other" }],
     });
     expect(r2.json.accepted).toBe(2);
-    const entries = await broker.range(broker.keys.errors);
-    expect(entries.length).toBe(3);
-    // The same error submitted twice carries the same id, so downstream drops the copy.
-    expect(r2.json.ids[0].event_id).toBe(r1.json.ids[0].event_id);
+    expect((await broker.range(broker.keys.errors)).length).toBe(3);
+    // The same error reported again is counted again (a new id): it happened again.
+    expect(r2.json.ids[0].event_id).not.toBe(r1.json.ids[0].event_id);
+    // A retry of one request with an Idempotency-Key (or the client's own time) keeps its ids.
+    const retry = { token: TOKENS.operator, body: [one, one], headers: { "idempotency-key": "req-7" } };
+    const a = await call("POST", "/errors", retry);
+    const b = await call("POST", "/errors", retry);
+    expect(b.json.ids.map((x: { event_id: string }) => x.event_id)).toEqual(
+      a.json.ids.map((x: { event_id: string }) => x.event_id),
+    );
+    expect(new Set(a.json.ids.map((x: { event_id: string }) => x.event_id)).size).toBe(2);
+    const timed = { ...one, time: "2026-12-04T10:00:00Z" };
+    const t1 = await call("POST", "/errors", { token: TOKENS.operator, body: timed });
+    const t2 = await call("POST", "/errors", { token: TOKENS.operator, body: timed });
+    expect(t2.json.ids[0].event_id).toBe(t1.json.ids[0].event_id);
     const status = await call("GET", `/errors/${r1.json.ids[0].event_id}`, { token: TOKENS.viewer });
     expect(status.json.status).toBe("queued");
   });

@@ -12,7 +12,8 @@ export function errorsRoutes(deps: ApiDeps) {
       "",
       async ({ body, set, request }) => {
         set.status = 202;
-        return submitErrors(deps, body, principalOf(deps.auth, request));
+        const key = request.headers.get("idempotency-key")?.slice(0, 200) || undefined;
+        return submitErrors(deps, body, principalOf(deps.auth, request), key);
       },
       {
         role: "reporter",

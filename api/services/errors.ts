@@ -1,4 +1,4 @@
-import { stableId } from "../../core/ids.ts";
+import { newId, stableId } from "../../core/ids.ts";
 import { referenceMatch } from "../../core/patterns/check.ts";
 import { redact, redactDeep } from "../../core/redact/index.ts";
 import type { ClientRecord } from "../../core/schemas/client.ts";
@@ -15,14 +15,15 @@ import { type ListQuery, page, type SubmittedError } from "../schemas.ts";
  * Accept errors in the collectors' shape and append them to `mcp:errors`. An error without a
  * pattern id is matched against its service's patterns file, as the collector would match the
  * line, so a client reply such as Redis's `OOM command not allowed …` meets its pattern. An error
- * without an event id gets one derived from its content, so a client that retries a POST is not
- * counted twice. Message and fields are redacted before anything is stored, as the collector does
+ * without an event id or time is counted each time it is reported; a client retrying a POST sends
+ * an `Idempotency-Key` header (or its own event_id) so the retry is not counted twice. Message and fields are redacted before anything is stored, as the collector does
  * on its host: the raw `mcp:errors` entry must not keep what the incident would not.
  */
 export async function submitErrors(
   deps: ApiDeps,
   input: SubmittedError | SubmittedError[],
   principal?: Principal,
+  idempotencyKey?: string,
 ) {
   const list = Array.isArray(input) ? input : [input];
   const where = (i: number, key: string) => (Array.isArray(input) ? `body[${i}].${key}` : `body.${key}`);
@@ -33,13 +34,21 @@ export async function submitErrors(
   );
   await checkClients(deps, list, principal, where);
   const now = new Date().toISOString();
-  const events: ErrorEvent[] = list.map((e) => {
+  const events: ErrorEvent[] = list.map((e, i) => {
     const c = classify(deps, e);
     const message = redact(e.message).text;
     return {
       v: 1,
+      // Each report counts: an application reporting the same fault every minute must not look
+      // fixed. Retries of one request stay one event through the client's event_id, its time, or
+      // an Idempotency-Key header (the key and the error's place in the body).
       event_id:
-        e.event_id ?? stableId("api", e.client_id, e.host, e.service, c.pattern_id, e.time ?? "", e.message),
+        e.event_id ??
+        (idempotencyKey !== undefined
+          ? stableId("api", "idem", principal?.name ?? "", idempotencyKey, i)
+          : e.time !== undefined
+            ? stableId("api", e.client_id, e.host, e.service, c.pattern_id, e.time, e.message)
+            : newId()),
       client_id: e.client_id,
       host: e.host,
       service: e.service,
