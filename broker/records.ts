@@ -19,7 +19,12 @@ export interface UpdateOptions<T> {
 
 function eventsOf<T>(opts: UpdateOptions<T>, next: T): StreamFields[] | undefined {
   const list = opts.events?.(next);
-  return list?.length ? list.map((e) => encode("event", eventOf(e))) : undefined;
+  return list?.length ? list.map(encodeEvent) : undefined;
+}
+
+/** An audit event as `putRecord` takes it, to be written in the same step as a record. */
+export function encodeEvent(input: EventInput): StreamFields {
+  return encode("event", eventOf(input));
 }
 
 /**

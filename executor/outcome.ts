@@ -2,7 +2,7 @@
  * How a run of a fix ends: rolled back, finished, parked (refused or waiting for approval) or
  * recorded as a dry run. Shared by the run of a fix (runner.ts) and by recovery (recover.ts).
  */
-import { publishEvent } from "../broker/records.ts";
+import { encodeEvent } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import { describeAction } from "../core/policy/index.ts";
 import type { Fix, FixStatus, FixStep } from "../core/schemas/fix.ts";
@@ -125,16 +125,25 @@ export async function dryRun(deps: RunnerDeps, fix: Fix): Promise<RunOutcome> {
     ...stored!.value,
     status: "dry_run",
     status_reason: "dry run: the plan is recorded, nothing was run",
+    // Whether the fix or executor.dry_run asked for it, the record says it was a dry run.
+    dry_run: true,
     steps: plan,
     updated_at: now,
   };
-  if ((await deps.broker.putRecord("fix", fix.fix_id, next, stored.version)) === null)
-    return { ack: false, reason: "record changed" };
-  await publishEvent(deps.broker, {
+  const event = encodeEvent({
     type: "fix.status",
     channel: "fixes",
     subject: fix.fix_id,
     data: { status: "dry_run", reason: next.status_reason, plan },
   });
+  if ((await deps.broker.putRecord("fix", fix.fix_id, next, stored.version, [event])) === null)
+    return { ack: false, reason: "record changed" };
+  // Its incident ends too: nothing was fixed, so a person decides what to run.
+  await setIncidentStatus(
+    deps.broker,
+    fix.incident_id,
+    "needs_human",
+    `fix ${fix.fix_id} was a dry run: its plan is recorded, nothing was run`,
+  );
   return { ack: true, status: "dry_run", reason: next.status_reason! };
 }

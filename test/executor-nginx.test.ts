@@ -241,5 +241,12 @@ test("dry run records the plan and runs nothing", async () => {
   const done = await waitForStatus(broker, fix.fix_id, ["dry_run", "fixed", "failed", "refused"]);
   expect(done.status).toBe("dry_run");
   expect(done.steps[0]?.description).toBe(`plan: run chmod 644 ${file}`);
+  expect(done.dry_run).toBe(true);
   expect(statSync(file).mode & 0o777).toBe(0o600);
+  // Its incident does not stay queued: a person decides what to run.
+  const incident = await getIncident(broker, fix.incident_id);
+  expect([incident.status, incident.status_reason]).toEqual([
+    "needs_human",
+    `fix ${fix.fix_id} was a dry run: its plan is recorded, nothing was run`,
+  ]);
 }, 60_000);
