@@ -8,6 +8,11 @@ export interface MetricsSources {
   streams: Array<{ name: string; group?: string }>;
   /** Analyzer token figures (readTokenStatus), if an analyzer shares this broker. */
   tokens?: () => Promise<Record<string, unknown> | null>;
+  /**
+   * The services and their pattern ids: the only values the `service` and `pattern` labels take
+   * (anything else is `other`), so no client can make a series per made-up id.
+   */
+  patterns?: ReadonlyMap<string, { patterns: ReadonlyArray<{ pattern: { id: string } }> }>;
 }
 
 /**
@@ -61,8 +66,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly known: Map<string, Set<string>> | null;
+
   constructor(sources: MetricsSources) {
     const { broker, streams } = sources;
+    this.known = sources.patterns
+      ? new Map(
+          [...sources.patterns].map(([svc, sp]) => [svc, new Set(sp.patterns.map((p) => p.pattern.id))]),
+        )
+      : null;
     const queueLength = new Gauge({
       name: "mcp_queue_length",
       help: "Entries in each stream",
@@ -114,6 +126,18 @@ export class Metrics {
         },
       });
     }
+  }
+
+  /**
+   * Count matched events by service and pattern. Label values are bounded: a service or pattern id
+   * the loaded patterns do not know (a reporter's made-up id, the catch-all's) counts as `other`.
+   */
+  countIngested(service: string, pattern: string, count: number): void {
+    const ids = this.known?.get(service);
+    const labels = this.known
+      ? { service: ids ? service : "other", pattern: ids?.has(pattern) ? pattern : "other" }
+      : { service, pattern };
+    this.eventsIngested.inc(labels, count);
   }
 
   /** Feed counters from one `mcp:events` entry. */

@@ -59,6 +59,7 @@ export function createApiDeps(opts: Omit<ApiOptions, "host" | "port" | "mcp">): 
       { name: broker.keys.dlq },
     ],
     tokens: opts.tokenStatus,
+    ...(opts.patterns ? { patterns: opts.patterns } : {}),
   });
   hub.subscribe("*", (e) => metrics.observeEvent(e.type, e.data ?? {}));
   return {

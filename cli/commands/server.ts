@@ -88,8 +88,7 @@ export async function runServerCommand(
         apiKey,
         patterns,
         log: log.child({ component: "analyzer" }),
-        onEvent: (e) =>
-          api?.metrics.eventsIngested.inc({ service: e.service, pattern: e.pattern_id }, e.count),
+        onEvent: (e) => api?.metrics.countIngested(e.service, e.pattern_id, e.count),
       });
       stoppables.push(["analyzers", analyzers]);
       components.analyzers = { running: true, workers: config.processing.error_processors };

@@ -1,0 +1,24 @@
+import { expect, test } from "bun:test";
+import { createEmbeddedBroker } from "../broker/index.ts";
+import { loadPatternsDir } from "../core/patterns/load.ts";
+import { Metrics } from "./metrics.ts";
+
+test("labels are bounded: 1,000 made-up pattern ids and services make one `other` series, known ids keep theirs", async () => {
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  try {
+    const patterns = loadPatternsDir();
+    const metrics = new Metrics({ broker, streams: [], patterns });
+    for (let i = 0; i < 1000; i++) metrics.countIngested("nginx", `made-up-${i}`, 1);
+    for (let i = 0; i < 100; i++) metrics.countIngested(`svc-${i}`, "x", 1);
+    metrics.countIngested("nginx", "nginx-permission-denied", 3);
+    const text = await metrics.registry.metrics();
+    const series = text.split("\n").filter((l) => l.startsWith("mcp_events_ingested_total{"));
+    expect(series.sort()).toEqual([
+      'mcp_events_ingested_total{service="nginx",pattern="nginx-permission-denied"} 3',
+      'mcp_events_ingested_total{service="nginx",pattern="other"} 1000',
+      'mcp_events_ingested_total{service="other",pattern="other"} 100',
+    ]);
+  } finally {
+    await broker.close();
+  }
+});
