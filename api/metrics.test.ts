@@ -22,3 +22,20 @@ test("labels are bounded: 1,000 made-up pattern ids and services make one `other
     await broker.close();
   }
 });
+
+test("queue gauges are current at the first scrape", async () => {
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  try {
+    await broker.ensureGroup(broker.keys.errors, "analyzers", "0");
+    await broker.append(broker.keys.errors, [{ data: "{}" }, { data: "{}" }, { data: "{}" }]);
+    await broker.readGroup(broker.keys.errors, "analyzers", "c1", { count: 1 });
+    const metrics = new Metrics({ broker, streams: [{ name: broker.keys.errors }] });
+    const text = await metrics.registry.metrics();
+    const s = broker.keys.errors;
+    expect(text).toContain(`mcp_queue_length{stream="${s}"} 3`);
+    expect(text).toContain(`mcp_queue_pending{stream="${s}",group="analyzers"} 1`);
+    expect(text).toContain(`mcp_queue_lag{stream="${s}",group="analyzers"} 2`);
+  } finally {
+    await broker.close();
+  }
+});

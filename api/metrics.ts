@@ -75,42 +75,63 @@ export class Metrics {
           [...sources.patterns].map(([svc, sp]) => [svc, new Set(sp.patterns.map((p) => p.pattern.id))]),
         )
       : null;
-    const queueLength = new Gauge({
+    // One broker read per scrape fills the three queue gauges: each gauge's collect awaits the
+    // same read (the registry collects them concurrently), so every figure is current at scrape time.
+    type Figures = Array<{
+      stream: string;
+      length: number;
+      groups: Array<{ name: string; pending: number; lag: number | null }>;
+    }>;
+    let read: { at: number; p: Promise<Figures> } | null = null;
+    const figures = (): Promise<Figures> => {
+      if (read && performance.now() - read.at < 250) return read.p;
+      const p = (async () => {
+        const out: Figures = [];
+        for (const s of streams) {
+          try {
+            const st = await broker.stats(s.name);
+            out.push({ stream: s.name, length: st.length, groups: st.groups });
+          } catch {
+            // Broker down: /health says so; the scrape still answers with what it has.
+          }
+        }
+        return out;
+      })();
+      read = { at: performance.now(), p };
+      return p;
+    };
+    new Gauge({
       name: "mcp_queue_length",
       help: "Entries in each stream",
       labelNames: ["stream"],
       registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const f of await figures()) this.set({ stream: f.stream }, f.length);
+      },
     });
-    const queuePending = new Gauge({
+    new Gauge({
       name: "mcp_queue_pending",
       help: "Entries delivered to a consumer group and not yet acknowledged",
       labelNames: ["stream", "group"],
       registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const f of await figures())
+          for (const g of f.groups) this.set({ stream: f.stream, group: g.name }, g.pending);
+      },
     });
-    const queueLag = new Gauge({
+    new Gauge({
       name: "mcp_queue_lag",
       help: "Entries not yet delivered to the consumer group",
       labelNames: ["stream", "group"],
       registers: [this.registry],
       async collect() {
-        queueLength.reset();
-        queuePending.reset();
         this.reset();
-        for (const s of streams) {
-          try {
-            const st = await broker.stats(s.name);
-            queueLength.set({ stream: s.name }, st.length);
-            for (const g of st.groups) {
-              queuePending.set({ stream: s.name, group: g.name }, g.pending);
-              if (g.lag !== null) this.set({ stream: s.name, group: g.name }, g.lag);
-            }
-          } catch {
-            // Broker down: /health says so; the scrape still answers with what it has.
-          }
-        }
+        for (const f of await figures())
+          for (const g of f.groups) if (g.lag !== null) this.set({ stream: f.stream, group: g.name }, g.lag);
       },
     });
-    void queueLag;
     if (sources.tokens) {
       const read = sources.tokens;
       new Gauge({
