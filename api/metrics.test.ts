@@ -39,3 +39,41 @@ test("queue gauges are current at the first scrape", async () => {
     await broker.close();
   }
 });
+
+test("Claude's figures: one unit per metric, counters for totals, gauges in base units", async () => {
+  const broker = createEmbeddedBroker({ path: ":memory:" });
+  try {
+    const status = {
+      input_tokens: 1200,
+      output_tokens: 300,
+      cache_read_tokens: 50,
+      cache_write_tokens: 10,
+      calls: 4,
+      failed_calls: 1,
+      rate_limited: 2,
+      cache_hits: 5,
+      rule_hits: 7,
+      cost_usd: 0.0123,
+      limit_per_minute: 40000,
+      used_this_window: 900,
+      window_ms: 60000,
+    };
+    const metrics = new Metrics({ broker, streams: [], tokens: async () => status });
+    const text = await metrics.registry.metrics();
+    for (const line of [
+      "# TYPE mcp_claude_tokens_total counter",
+      'mcp_claude_tokens_total{kind="input"} 1200',
+      'mcp_claude_tokens_total{kind="cache_write"} 10',
+      'mcp_claude_requests_total{outcome="rate_limited"} 2',
+      "mcp_claude_cost_usd_total 0.0123",
+      'mcp_analyses_without_claude_total{source="rule"} 7',
+      "# TYPE mcp_token_budget_window_seconds gauge",
+      "mcp_token_budget_window_seconds 60",
+      "mcp_token_budget_used_tokens 900",
+    ])
+      expect(text).toContain(line);
+    expect(text).not.toContain("mcp_tokens{");
+  } finally {
+    await broker.close();
+  }
+});

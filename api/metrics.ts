@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Broker } from "../broker/types.ts";
+import { registerTokenMetrics } from "./token-metrics.ts";
 
 /** Figures other components report through the process that serves the API. */
 export interface MetricsSources {
@@ -132,21 +133,7 @@ export class Metrics {
           for (const g of f.groups) if (g.lag !== null) this.set({ stream: f.stream, group: g.name }, g.lag);
       },
     });
-    if (sources.tokens) {
-      const read = sources.tokens;
-      new Gauge({
-        name: "mcp_tokens",
-        help: "Claude token figures (used this minute, totals by kind)",
-        labelNames: ["kind"],
-        registers: [this.registry],
-        async collect() {
-          this.reset();
-          const t = await read().catch(() => null);
-          if (!t) return;
-          for (const [k, v] of Object.entries(flatten(t))) this.set({ kind: k }, v);
-        },
-      });
-    }
+    if (sources.tokens) registerTokenMetrics(this.registry, sources.tokens);
   }
 
   /**
@@ -176,15 +163,4 @@ export class Metrics {
     if (type === "analysis.done" && typeof data.source === "string")
       this.analyzerCalls.inc({ source: data.source });
   }
-}
-
-function flatten(obj: Record<string, unknown>, prefix = ""): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}_${k}` : k;
-    if (typeof v === "number" && Number.isFinite(v)) out[key] = v;
-    else if (v && typeof v === "object" && !Array.isArray(v))
-      Object.assign(out, flatten(v as Record<string, unknown>, key));
-  }
-  return out;
 }
