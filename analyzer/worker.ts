@@ -115,6 +115,7 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
         batchSize: config.token_limits.batch_size,
         batchWaitMs: config.claude.batch_wait_ms,
         batchAcrossClients: config.claude.batch_across_clients,
+        paused: () => isPaused(broker).catch(() => false),
         criticalServices: config.processing.critical_services,
         patterns: opts.patterns,
         log,
@@ -147,7 +148,18 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
   const claimIdleMs = config.processing.claim_idle_ms;
   const prefix = opts.consumerPrefix ?? `analyzer-${hostname()}-${process.pid}`;
 
+  // The pause flag, read at most every 250 ms however many entries ask.
+  let pauseRead: { at: number; p: Promise<boolean> } | null = null;
+  const pausedNow = (): Promise<boolean> => {
+    if (!pauseRead || performance.now() - pauseRead.at > 250)
+      pauseRead = { at: performance.now(), p: isPaused(broker).catch(() => false) };
+    return pauseRead.p;
+  };
+
   async function deliver(consumer: string, entry: Delivery): Promise<void> {
+    // A pause holds at once: entries already read wait here (kept alive as held) until resume.
+    while (!stopping && (await pausedNow())) await Bun.sleep(250);
+    if (stopping) return;
     try {
       if (entry.deliveries > maxDeliveries) {
         await deadLetter(

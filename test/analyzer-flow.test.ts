@@ -12,7 +12,7 @@ import {
   startAnalyzers,
 } from "../analyzer/index.ts";
 import { createEmbeddedBroker } from "../broker/index.ts";
-import { publishEvent, updateRecord } from "../broker/records.ts";
+import { publishEvent, setPaused, updateRecord } from "../broker/records.ts";
 import type { Broker } from "../broker/types.ts";
 import { silentLogger } from "../core/log.ts";
 import { loadPatternsDir } from "../core/patterns/index.ts";
@@ -315,3 +315,25 @@ test("when the budget is short, incidents of critical services go before the res
   );
   expect(order).toEqual(["200 postgres 5", "200 redis 5"]);
 });
+
+test("a pause holds at once: entries already read wait until resume, then every one is analysed", async () => {
+  fresh();
+  fake.options = { mode: "slow", latencyMs: 1500 };
+  await appendEvents(broker, distinctErrors({ count: 8, distinct: 8, hosts: 1, run: "pause" }));
+  await start(
+    config({
+      claude: { batch_wait_ms: 0 },
+      token_limits: { batch_size: 1 },
+      processing: { error_processors: 1 },
+    }),
+  );
+  await waitFor("the first request", () => fake.requests.length >= 1, 10_000);
+  await setPaused(broker, true);
+  await Bun.sleep(3_500);
+  // What was in flight when the pause came may finish; nothing else starts.
+  expect(fake.requests.length).toBeLessThanOrEqual(2);
+  expect(await drained(broker)).toBe(false);
+  await setPaused(broker, false);
+  await waitFor("all entries acknowledged", () => drained(broker), 60_000);
+  expect(fake.requests.length).toBe(8);
+}, 90_000);

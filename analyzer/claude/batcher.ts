@@ -26,6 +26,8 @@ export interface BatcherOptions {
   criticalServices: readonly string[];
   patterns: Map<string, ServicePatterns>;
   log: Logger;
+  /** Whether processing is paused now; while it is, no request is sent. */
+  paused?: () => Promise<boolean>;
   /** claude.batch_across_clients: mix clients of one service in a request (default false). */
   batchAcrossClients?: boolean;
   /** Requests in flight at once in this process. */
@@ -105,6 +107,11 @@ export class Batcher {
     this.pumping = true;
     try {
       while (this.queue.length > 0 && this.inflight < (this.o.maxConcurrent ?? 2)) {
+        // Processing paused (POST /processing/pause): queued incidents wait, no request is sent.
+        if (this.o.paused && (await this.o.paused())) {
+          this.later(500);
+          return;
+        }
         this.queue.sort((a, b) => cmp(a.priority, b.priority));
         const key = this.batchKey(this.queue[0]!.incident);
         const group = this.queue.filter((i) => this.batchKey(i.incident) === key).slice(0, this.o.batchSize);
