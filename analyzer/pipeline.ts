@@ -9,7 +9,7 @@ import type { CentralConfig } from "../core/config/central.ts";
 import { stableId } from "../core/ids.ts";
 import type { Logger } from "../core/log.ts";
 import { matchPattern } from "../core/patterns/check.ts";
-import { stripHeader } from "../core/patterns/header.ts";
+import { stripHeader, withoutLevel } from "../core/patterns/header.ts";
 import type { ServicePatterns } from "../core/patterns/index.ts";
 import type { Pattern } from "../core/patterns/schema.ts";
 import { redact } from "../core/redact/index.ts";
@@ -296,6 +296,10 @@ export function rematch(
   stripped: string,
 ): { pattern: Pattern | undefined; fields: Record<string, string> } {
   const cp = sp?.patterns.find((p) => p.pattern.id === patternId);
-  const fields = cp ? matchPattern(cp, message, stripped) : null;
+  // A submitted message without its header may still carry its level word (withoutLevel).
+  const fields = cp
+    ? (matchPattern(cp, message, stripped) ??
+      (sp && stripped === message ? matchPattern(cp, message, withoutLevel(sp, message)) : null))
+    : null;
   return fields && cp ? { pattern: cp.pattern, fields } : { pattern: undefined, fields: {} };
 }

@@ -213,6 +213,26 @@ describe("broker down", () => {
 describe("POST /errors against the patterns", () => {
   const patterns = loadPatternsDir(null);
 
+  test("a message is matched whether it is the whole log line, only its message, or its message with the level", async () => {
+    const { call, broker } = setup({}, { patterns });
+    const pg = { client_id: "db-01", host: "db-01", service: "postgres" };
+    for (const message of [
+      "2026-11-24 01:02:03.123 UTC [4242] app@app FATAL:  sorry, too many clients already",
+      "sorry, too many clients already",
+      "FATAL:  sorry, too many clients already",
+    ])
+      expect((await call("POST", "/errors", { token: op, body: { ...pg, message } })).status).toBe(202);
+    const ids = (await broker.range(broker.keys.errors)).map((e) => JSON.parse(e.fields.data!).pattern_id);
+    expect(ids).toEqual(["pg-too-many-clients", "pg-too-many-clients", "pg-too-many-clients"]);
+    // A word that only starts like a level is not one.
+    await call("POST", "/errors", {
+      token: op,
+      body: { ...pg, message: "FATALITY: sorry, too many clients already" },
+    });
+    const last = (await broker.range(broker.keys.errors)).at(-1)!;
+    expect(JSON.parse(last.fields.data!).pattern_id).not.toBe("pg-too-many-clients");
+  });
+
   test("without pattern_id the message is matched: a Redis OOM reply meets redis-oom-command", async () => {
     const { call, broker } = setup({}, { patterns });
     const oom = { ...base, message: "OOM command not allowed when used memory > 'maxmemory'." };

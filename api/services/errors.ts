@@ -1,5 +1,6 @@
 import { newId, stableId } from "../../core/ids.ts";
 import { referenceMatch } from "../../core/patterns/check.ts";
+import { withoutLevel } from "../../core/patterns/header.ts";
 import { redact, redactDeep } from "../../core/redact/index.ts";
 import type { ClientRecord } from "../../core/schemas/client.ts";
 import { encode } from "../../core/schemas/codec.ts";
@@ -135,7 +136,7 @@ async function findIncident(deps: ApiDeps, id: string): Promise<Incident | null>
  */
 function classify(deps: ApiDeps, e: SubmittedError) {
   const sp = e.pattern_id ? undefined : deps.patterns?.get(e.service);
-  const hit = sp ? referenceMatch(sp, e.message) : null;
+  const hit = sp ? (referenceMatch(sp, e.message) ?? referenceMatch(sp, withoutLevel(sp, e.message))) : null;
   return {
     pattern_id: e.pattern_id ?? hit?.cp.pattern.id ?? "submitted",
     severity: e.severity ?? hit?.cp.pattern.severity ?? "error",

@@ -32,3 +32,24 @@ export function stripHeader(sp: ServicePatterns, line: string): Stripped {
   }
   return out;
 }
+
+const levelRes = new WeakMap<ServicePatterns, RegExp | null>();
+
+/**
+ * A message without the service's level word in front, as a client library shows a server's
+ * message without the line header (`FATAL:  sorry, too many clients already`, `[crit] open() …`).
+ * Only the service's own level words (its `detect.levels`) are taken off; anything else is
+ * returned as it is. Patterns are anchored at the message start, so this lets such a message
+ * meet the pattern its whole log line would.
+ */
+export function withoutLevel(sp: ServicePatterns, message: string): string {
+  let re = levelRes.get(sp);
+  if (re === undefined) {
+    const levels = sp.detect ? [...sp.detect.rank.keys()] : [];
+    const words = levels.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|");
+    re = levels.length ? new RegExp(`^\\[?(?:${words})\\]?:?[ \\t]+`) : null;
+    levelRes.set(sp, re);
+  }
+  const m = re?.exec(message);
+  return m ? message.slice(m[0].length) : message;
+}
