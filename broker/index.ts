@@ -11,7 +11,15 @@ import { createRedisBroker, type RedisBrokerOptions } from "./redis/index.ts";
 import type { Broker } from "./types.ts";
 
 export { createEmbeddedBroker, type EmbeddedBrokerOptions } from "./embedded/index.ts";
-export { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, GROUPS, type Keys, makeKeys, type RecordKind } from "./keys.ts";
+export {
+  DEFAULT_CAPS,
+  DEFAULT_TRIM_KEEP,
+  GROUPS,
+  hashTagged,
+  type Keys,
+  makeKeys,
+  type RecordKind,
+} from "./keys.ts";
 export { notDurable } from "./redis/durability.ts";
 export { createRedisBroker, type RedisBrokerOptions } from "./redis/index.ts";
 export { startTrimmer, type TrimmerOptions } from "./trimmer.ts";

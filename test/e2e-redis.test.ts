@@ -3,7 +3,7 @@
  * executors) and, as a separate process, `mcpmon collect` tailing a real nginx's error log and
  * shipping to Redis. The rule fix runs by itself; the medium-risk fix from the (fake) Claude is
  * approved over the API and run by the local transport. Operators see the entries with
- * `redis-cli XINFO STREAM mcp:errors`, and the collector's heartbeat in GET /clients/{id}/status.
+ * `redis-cli XINFO STREAM {mcp}:errors`, and the collector's heartbeat in GET /clients/{id}/status.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -116,11 +116,11 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
   expect(incidents.perm.fields?.path).toBe(sc.lockedPath);
 
   // What operators see in Redis itself.
-  const xinfo = await redis.cli(["XINFO", "STREAM", "mcp:errors"]);
+  const xinfo = await redis.cli(["XINFO", "STREAM", "{mcp}:errors"]);
   const length = Number(/(?:^|\n)length\n(\d+)/.exec(xinfo)?.[1] ?? "0");
   expect(length).toBeGreaterThanOrEqual(2);
   expect(xinfo).toContain("nginx-permission-denied");
-  expect(await redis.cli(["XINFO", "GROUPS", "mcp:errors"])).toContain("analyzers");
+  expect(await redis.cli(["XINFO", "GROUPS", "{mcp}:errors"])).toContain("analyzers");
 
   // The rule fix (low risk) runs by itself.
   await pollFor(
@@ -164,8 +164,8 @@ test("serve + a separate collect on Redis: incidents, an approved fix, XINFO, he
   expect(await sc.upload()).toBe(200);
 
   // The fix queue and the audit trail as operators see them, and the counts of the API instance.
-  expect(await redis.cli(["XINFO", "GROUPS", "mcp:fixes"])).toContain("executors");
-  const audit = await redis.cli(["XRANGE", "mcp:events", "-", "+"]);
+  expect(await redis.cli(["XINFO", "GROUPS", "{mcp}:fixes"])).toContain("executors");
+  const audit = await redis.cli(["XRANGE", "{mcp}:events", "-", "+"]);
   for (const type of ["error.new", "incident.status", "analysis.done", "fix.status"])
     expect(audit).toContain(`"type":"${type}"`);
   const metrics = await pollFor("fixed fixes in /metrics", async () => {

@@ -21,7 +21,8 @@ export function createRedisBroker(opts: RedisBrokerOptions): Broker {
   // With broker.durable every new append connection asks first: Redis may have restarted with
   // another config since the last one.
   const appends = new AppendConn(opts, opts.durable ? durability : undefined);
-  const keys = makeKeys(opts.prefix);
+  // One hash tag for every key: the scripts touch several keys at once (keys.ts).
+  const keys = makeKeys(opts.prefix, { hashTag: true });
   return {
     kind: "redis",
     keys,
