@@ -25,6 +25,7 @@ import {
   unavailable,
 } from "./connection.ts";
 import { notDurable } from "./durability.ts";
+import { parseRedisUrl } from "./url.ts";
 import { XaddEncoder } from "./xadd-encoder.ts";
 
 export { XaddEncoder } from "./xadd-encoder.ts";
@@ -69,16 +70,16 @@ export class AppendConn {
     opts: RedisBrokerOptions,
     private readonly probe?: () => Promise<BrokerDurability>,
   ) {
-    const u = new URL(opts.url);
-    this.host = u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
-    this.port = Number(u.port || 6379);
+    // Only used on a single Redis (streams.ts asks the topology first); the first node of a
+    // cluster or sentinel URL is parsed all the same so that constructing it never throws.
+    const t = parseRedisUrl(opts.url);
+    this.host = t.nodes[0]?.host || "127.0.0.1";
+    this.port = t.nodes[0]?.port ?? 6379;
     // ioredis takes node:tls options; Bun's TLSOptions use the same names (servername is an alias).
-    this.tls = u.protocol === "rediss:" ? ((opts.tls as TLSOptions | undefined) ?? true) : false;
-    const [user, pass] = [decodeURIComponent(u.username), decodeURIComponent(u.password)];
+    this.tls = t.tls ? ((opts.tls as TLSOptions | undefined) ?? true) : false;
     // As in ioredis: a password alone authenticates the default user (requirepass).
-    if (pass) this.handshake.push(user ? ["AUTH", user, pass] : ["AUTH", pass]);
-    const db = u.pathname.slice(1) || u.searchParams.get("db");
-    if (db && db !== "0") this.handshake.push(["SELECT", db]);
+    if (t.password) this.handshake.push(t.username ? ["AUTH", t.username, t.password] : ["AUTH", t.password]);
+    if (t.db !== undefined) this.handshake.push(["SELECT", String(t.db)]);
     this.connectMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.commandMs = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   }

@@ -21,6 +21,7 @@ import {
   readReply,
   streamInfo,
 } from "./parse.ts";
+import type { PipelineAppends } from "./pipeline-append.ts";
 import { runScript } from "./scripts/script.ts";
 import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
 
@@ -28,11 +29,20 @@ const DEFAULT_COUNT = 100;
 const TOUCH_CHUNK = 500;
 
 /** The Streams half of the Redis broker. */
-export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn): StreamsPort {
+export function redisStreams(
+  conn: Connections,
+  keys: Keys,
+  appends: AppendConn,
+  pipelined: PipelineAppends,
+): StreamsPort {
   return {
     async append(stream, entries, opts) {
       if (entries.length === 0) return [];
-      // Not through ioredis: its per-command overhead halved append throughput (append-conn.ts).
+      // On a single Redis not through ioredis: its per-command overhead halved append throughput
+      // (append-conn.ts). That socket talks to one node, so on Sentinel and Cluster ioredis does it.
+      if ((await conn.topology("append")) !== "single") {
+        return await pipelined.append(stream, entries, opts?.maxLen);
+      }
       return await appends.append(stream, entries, opts?.maxLen);
     },
 
