@@ -31,6 +31,11 @@ export interface RedisBrokerOptions {
    * appendfsync always); a server that cannot promise that is refused (BROKER_NOT_DURABLE).
    */
   durable?: boolean;
+  /**
+   * Appends resolve only once this many replicas have them (WAIT after each batch): with
+   * asynchronous replication a failover otherwise loses what the old master acknowledged last.
+   */
+  waitReplicas?: number;
 }
 
 /**

@@ -22,7 +22,12 @@ export function createRedisBroker(opts: RedisBrokerOptions): Broker {
   // With broker.durable every new append connection asks first: Redis may have restarted with
   // another config since the last one.
   const appends = new AppendConn(opts, opts.durable ? durability : undefined);
-  const pipelined = new PipelineAppends(conn, opts.durable ? durability : undefined, opts.commandTimeoutMs);
+  const pipelined = new PipelineAppends(
+    conn,
+    opts.durable ? durability : undefined,
+    opts.commandTimeoutMs,
+    opts.waitReplicas,
+  );
   // One hash tag for every key: the scripts touch several keys at once (keys.ts).
   const keys = makeKeys(opts.prefix, { hashTag: true });
   return {

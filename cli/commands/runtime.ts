@@ -8,13 +8,19 @@ import { createLogger, type Logger } from "../../core/log.ts";
  * The embedded broker's file lives in a folder that may not exist yet (a fresh checkout, an empty
  * folder beside the binary): create it, then open the broker.
  */
-export function openBroker(url: string, prefix: string, log: Logger, durable = false): Broker {
+export function openBroker(
+  url: string,
+  prefix: string,
+  log: Logger,
+  durable = false,
+  waitReplicas = 0,
+): Broker {
   const embedded = !isRedisUrl(url);
   if (embedded) {
     const path = url.replace(/^sqlite:(\/\/)?/i, "");
     if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   }
-  const broker = createBroker(url, { prefix, durable });
+  const broker = createBroker(url, { prefix, durable, waitReplicas });
   log.debug({ broker: embedded ? url : url.replace(/\/\/[^@/]*@/, "//***@") }, "broker opened");
   return broker;
 }

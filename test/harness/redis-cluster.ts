@@ -51,6 +51,8 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       const args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"];
       args.push("--cluster-node-timeout", String(opts.nodeTimeoutMs ?? 2_000));
       args.push("--cluster-port", String(await freePort()), ...auth);
+      // A master otherwise waits 5 s for more replicas before the first sync (and after a failover).
+      args.push("--repl-diskless-sync-delay", "0");
       nodes.push(
         await startRedis({
           dir: join(tmp.path, `node${i}`),

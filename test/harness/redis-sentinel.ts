@@ -45,13 +45,15 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promi
     tmp.cleanup();
   };
   try {
-    const master = await startRedis({ dir: join(tmp.path, "master") });
+    // Every node may become a master: none waits 5 s for more replicas before the first sync.
+    const fast = ["--repl-diskless-sync-delay", "0"];
+    const master = await startRedis({ dir: join(tmp.path, "master"), args: fast });
     servers.push(master);
     const replicas: RedisServer[] = [];
     for (let i = 0; i < (opts.replicas ?? 1); i++) {
       const r = await startRedis({
         dir: join(tmp.path, `replica${i}`),
-        args: ["--replicaof", "127.0.0.1", String(master.port)],
+        args: [...fast, "--replicaof", "127.0.0.1", String(master.port)],
       });
       servers.push(r);
       replicas.push(r);
