@@ -14,6 +14,7 @@ import type { Broker } from "./types.ts";
 export { createEmbeddedBroker, type EmbeddedBrokerOptions } from "./embedded/index.ts";
 export {
   DEFAULT_CAPS,
+  DEFAULT_CONSUMER_IDLE_MS,
   DEFAULT_TRIM_KEEP,
   GROUPS,
   hashTagged,

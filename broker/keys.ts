@@ -67,3 +67,10 @@ export const DEFAULT_CAPS = { events: 100_000, dlq: 100_000 } as const;
 
 /** Newest entries `trimAcked` always keeps in a work queue, acknowledged or not (recent history). */
 export const DEFAULT_TRIM_KEEP = 1_000;
+
+/**
+ * A consumer idle this long with nothing pending has left (a process killed without a clean
+ * stop); the trimmer removes it. A live one is never this idle: a blocking read touches it every
+ * few seconds, and one busy with a long batch holds pending entries.
+ */
+export const DEFAULT_CONSUMER_IDLE_MS = 3_600_000;

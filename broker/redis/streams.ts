@@ -23,7 +23,7 @@ import {
 } from "./parse.ts";
 import type { PipelineAppends } from "./pipeline-append.ts";
 import { runScript } from "./scripts/script.ts";
-import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
+import { CLAIM, DEAD_LETTER, READ_OWN, REMOVE_CONSUMERS, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
 
 const DEFAULT_COUNT = 100;
 const TOUCH_CHUNK = 500;
@@ -99,6 +99,13 @@ export function redisStreams(
         );
       }
       return n;
+    },
+
+    async removeConsumers(stream, group, opts) {
+      const idle = opts.idleMs === undefined ? -1 : Math.max(0, Math.floor(opts.idleMs));
+      const args = [group, idle, ...(opts.names ?? [])];
+      const raw = await conn.run("removeConsumers", (r) => runScript(r, REMOVE_CONSUMERS, [stream], args));
+      return Array.isArray(raw) ? raw.map(String) : [];
     },
 
     async deadLetter(stream, group, entry, reason) {
