@@ -1,17 +1,33 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { encode } from "../../core/schemas/codec.ts";
 import { type RedisCluster, startRedisCluster } from "../../test/harness/redis-cluster.ts";
+import { findProgram, tempDir } from "../../test/harness/tmp.ts";
 import { brokerContract, uniquePrefix } from "../contract.ts";
 import { createRedisBroker } from "./index.ts";
 
 // One real cluster (3 masters, 3 replicas) for the file; each test has its own prefix, hence its
 // own hash tag, so the tests' keys spread over the three masters.
+// The nodes also listen with TLS (a self-signed certificate for 127.0.0.1) when openssl is here.
 let cluster: RedisCluster;
+const tmp = tempDir("mcpmon-cluster-tls-");
+const cert = join(tmp.path, "cert.pem");
+const openssl = findProgram("openssl");
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  const key = join(tmp.path, "key.pem");
+  const made =
+    openssl !== null &&
+    Bun.spawnSync([
+      openssl,
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
+      ...["-addext", "subjectAltName=IP:127.0.0.1"],
+    ]).exitCode === 0;
+  cluster = await startRedisCluster(made ? { tls: { cert, key, ca: cert } } : {});
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();
+  tmp.cleanup();
 });
 
 brokerContract("redis cluster", (prefix) => createRedisBroker({ url: cluster.url, prefix }));
@@ -51,6 +67,29 @@ describe("redis broker on a real cluster", () => {
       expect(await cluster.cli(["XLEN", k.events])).toBe("1");
     } finally {
       await b.close();
+    }
+  });
+
+  test("rediss+cluster:// speaks TLS to every node and checks their certificate", async () => {
+    if (!cluster.tlsUrl) return; // no openssl: no certificate to test with
+    const ca = await Bun.file(cert).text();
+    const b = createRedisBroker({ url: cluster.tlsUrl, prefix: uniquePrefix(), tls: { ca } });
+    const stranger = createRedisBroker({
+      url: cluster.tlsUrl,
+      prefix: uniquePrefix(),
+      connectTimeoutMs: 500,
+    });
+    try {
+      // An append (pipeline), a group read and a record script, all over TLS.
+      const ids = await b.append(b.keys.errors, [encode("x", { n: 1 })]);
+      await b.ensureGroup(b.keys.errors, "g", "0");
+      expect((await b.readGroup(b.keys.errors, "g", "c")).map((d) => d.id)).toEqual(ids);
+      expect(await b.putRecord("incident", "i", { n: 1 }, 0)).toBe(1);
+      // An unknown CA is refused: the certificate is really checked.
+      expect((await stranger.health()).ok).toBe(false);
+    } finally {
+      await b.close();
+      await stranger.close();
     }
   });
 

@@ -12,6 +12,12 @@ export interface RedisClusterOptions {
   password?: string;
   /** How long a master may be unreachable before its replica takes over (ms). Default 2000. */
   nodeTimeoutMs?: number;
+  /**
+   * Also listen with TLS (certificate and key files, CA = the certificate for a self-signed one):
+   * the cluster bus and replication then use TLS, and clients that connect over TLS are told the
+   * TLS ports. The plain ports stay open for the harness's own redis-cli.
+   */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export interface RedisCluster {
@@ -21,6 +27,8 @@ export interface RedisCluster {
   url: string;
   /** `redis://127.0.0.1:P1`: one plain node, for the detection at connect. */
   seedUrl: string;
+  /** `rediss+cluster://127.0.0.1:T1,…` with `tls`; undefined without. */
+  tlsUrl: string | undefined;
   /** The node currently serving `key`'s slot as master (CLUSTER KEYSLOT + CLUSTER SLOTS). */
   masterOf(key: string): Promise<RedisServer>;
   /** Wait until every live node reports cluster_state:ok with all 16384 slots served. */
@@ -46,13 +54,23 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   const guard = reaper({ dir: tmp.path, signal: "9" });
   const auth = opts.password ? ["--requirepass", opts.password, "--masterauth", opts.password] : [];
   const nodes: RedisServer[] = [];
+  const tlsPorts: number[] = [];
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
+      const tls: string[] = [];
+      if (opts.tls) {
+        const t = opts.tls;
+        tlsPorts.push(await freePort());
+        tls.push("--tls-port", String(tlsPorts[i]), "--tls-cert-file", t.cert, "--tls-key-file", t.key);
+        tls.push("--tls-ca-cert-file", t.ca, "--tls-cluster", "yes", "--tls-replication", "yes");
+        tls.push("--tls-auth-clients", "no");
+      }
       const args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"];
       args.push("--cluster-node-timeout", String(opts.nodeTimeoutMs ?? 2_000));
       args.push("--cluster-port", String(await freePort()), ...auth);
       // A master otherwise waits 5 s for more replicas before the first sync (and after a failover).
       args.push("--repl-diskless-sync-delay", "0");
+      args.push(...tls);
       nodes.push(
         await startRedis({
           dir: join(tmp.path, `node${i}`),
@@ -62,11 +80,13 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       );
     }
     const pre = opts.password ? ["--no-auth-warning", "-a", opts.password] : [];
+    // With tls-cluster the nodes meet over TLS, so they are introduced by their TLS ports.
+    if (opts.tls) pre.push("--tls", "--cacert", opts.tls.ca);
     await run(cliBin, [
       ...pre,
       "--cluster",
       "create",
-      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      ...nodes.map((n, i) => `127.0.0.1:${opts.tls ? tlsPorts[i] : n.port}`),
       "--cluster-replicas",
       String(replicas),
       "--cluster-yes",
@@ -91,6 +111,11 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     },
     get seedUrl() {
       return nodes[0]!.url;
+    },
+    get tlsUrl() {
+      if (!opts.tls) return undefined;
+      const userinfo = opts.password ? `:${encodeURIComponent(opts.password)}@` : "";
+      return `rediss+cluster://${userinfo}${tlsPorts.map((p) => `127.0.0.1:${p}`).join(",")}`;
     },
     async masterOf(key) {
       const [any] = await alive();
