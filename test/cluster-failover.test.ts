@@ -3,7 +3,8 @@
  * like a collector's spool, resends a batch until an append resolves), a consumer counts each
  * event with its seen mark in one script and then acknowledges it, and midway the master holding
  * the work stream is SIGKILLed. After its replica takes over, every acknowledged event is in the
- * stream and was counted exactly once.
+ * stream and was counted exactly once. The second test does the same under real analyzers, which
+ * count events into incidents.
  *
  * Why it holds: with broker.wait_replicas 1 an append resolves only once a replica has it, so the
  * promoted replica has every acknowledged entry. The count and its mark are one script, and
@@ -12,9 +13,13 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import * as v from "valibot";
+import { listIncidents, startAnalyzers } from "../analyzer/index.ts";
 import { createRedisBroker } from "../broker/index.ts";
 import type { Broker } from "../broker/types.ts";
+import { silentLogger } from "../core/log.ts";
+import { loadPatternsDir } from "../core/patterns/index.ts";
 import { decode, encode } from "../core/schemas/codec.ts";
+import { distinctErrors, drained, testConfig } from "./fixtures/analyzer-events.ts";
 import { waitFor } from "./harness/ports.ts";
 import { type RedisCluster, startRedisCluster } from "./harness/redis-cluster.ts";
 
@@ -132,4 +137,52 @@ test("killing the master of the work stream loses no acknowledged event and coun
   expect(await cluster.masterOf(stream)).not.toBe(master);
   expect(failedOverAt).toBeLessThan(total);
   await Promise.all([shipper.close(), analyzer.close()]);
+});
+
+test("the same failover under real analyzers: every acknowledged event is counted once in its incident", async () => {
+  const opts = { url: cluster.url, prefix: "failover-analyzers:", waitReplicas: 1, connectTimeoutMs: 3_000 };
+  const shipper = createRedisBroker({ ...opts, commandTimeoutMs: 3_000 });
+  const broker = createRedisBroker({ ...opts, commandTimeoutMs: 3_000 });
+  const analyzers = await startAnalyzers({
+    broker,
+    // A delivery that fails during the failover is retried, never dead-lettered.
+    config: testConfig({ processing: { error_processors: 2, claim_idle_ms: 1_000, max_deliveries: 1_000 } }),
+    apiKey: "", // offline: the incidents go to needs_human, and still count
+    patterns: loadPatternsDir(),
+    log: silentLogger,
+  });
+  const events = distinctErrors({ count: 600, distinct: 3, hosts: 1, run: "failover" });
+  let shipped = 0;
+  const ship = async () => {
+    for (let i = 0; i < events.length; i += 20) {
+      const batch = events.slice(i, i + 20).map((e) => encode("error", e));
+      while (
+        !(await shipper.append(shipper.keys.errors, batch).then(
+          () => true,
+          () => false,
+        ))
+      )
+        await Bun.sleep(100);
+      shipped += batch.length;
+      await Bun.sleep(20);
+    }
+  };
+  const shipping = ship();
+  await waitFor("a third shipped", () => shipped >= events.length / 3, 60_000);
+  const master = await cluster.masterOf(shipper.keys.errors);
+  await master.kill();
+  await waitFor(
+    "the replica to take over",
+    async () => (await cluster.masterOf(shipper.keys.errors).catch(() => master)) !== master,
+    30_000,
+    100,
+  );
+  await master.restart();
+  await cluster.waitOk(60_000);
+  await shipping;
+  await waitFor("the analyzers drained", () => drained(broker).catch(() => false), 60_000, 200);
+  const incidents = await listIncidents(broker);
+  expect(incidents.reduce((n, i) => n + i.count, 0)).toBe(events.length);
+  await analyzers.stop();
+  await Promise.all([shipper.close(), broker.close()]);
 });
