@@ -85,7 +85,9 @@ export class Pipeline {
   private readonly entryIncident = new Map<string, string>();
 
   constructor(private readonly d: PipelineDeps) {
-    this.store = d.templates ?? brokerTemplateStore(d.broker, d.broker.keys.hash("templates"));
+    // "templates", not keys.hash("templates"): the state port prefixes it (the old doubled key is
+    // only read back as a fallback).
+    this.store = d.templates ?? brokerTemplateStore(d.broker, "templates", d.broker.keys.hash("templates"));
   }
 
   /** Decode an entry; throws a non-retryable VALIDATION error for a malformed one. */

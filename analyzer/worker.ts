@@ -349,6 +349,7 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
   const saver = setInterval(() => void pipeline.saveTemplates().catch(() => {}), 5_000);
   const stopTrimmer = startTrimmer(broker, stream, {
     log,
+    group,
     ...(opts.trimEveryMs ? { everyMs: opts.trimEveryMs } : {}),
     ...(opts.trimKeep !== undefined ? { keep: opts.trimKeep } : {}),
   });
@@ -367,6 +368,10 @@ export async function startAnalyzers(opts: AnalyzerOptions): Promise<Analyzers> 
       clearInterval(toucher);
       await pipeline.saveTemplates().catch(() => {});
       await stats.flush().catch(() => {});
+      // Gone for good: XINFO CONSUMERS should list the live ones (a consumer still holding
+      // entries stays, so that a restart under the same prefix or another claimer finishes them).
+      const names = Array.from({ length: config.processing.error_processors }, (_, i) => `${prefix}-${i}`);
+      await broker.removeConsumers(stream, group, { names }).catch(() => {});
     },
     stats: () => ({
       ...pipeline.counters,

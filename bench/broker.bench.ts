@@ -2,6 +2,10 @@
  * Append throughput of both brokers, with redis-benchmark XADD of the same entry size on the same
  * server as the yardstick. `bun bench/broker.bench.ts [--json]`.
  * Goal: the Redis broker in batches of 100 reaches ≥ 0.5x redis-benchmark at pipeline depth 100.
+ *
+ * Also on a 3-master harness cluster: one stream (one hash tag, so one master, as every mcpmon key
+ * today), and three streams whose tags sit on the three masters appended in parallel (what
+ * partitioned work streams would give), each against redis-benchmark on the stream's own master.
  */
 import { join } from "node:path";
 import { createEmbeddedBroker } from "../broker/embedded/index.ts";
@@ -9,6 +13,7 @@ import { createRedisBroker } from "../broker/redis/index.ts";
 import type { Broker } from "../broker/types.ts";
 import { encode } from "../core/schemas/codec.ts";
 import { startRedis } from "../test/harness/redis.ts";
+import { type RedisCluster, startRedisCluster } from "../test/harness/redis-cluster.ts";
 import { findProgram, tempDir } from "../test/harness/tmp.ts";
 
 const ENTRY_BYTES = 300;
@@ -39,6 +44,50 @@ async function measure(impl: string, broker: Broker, batch: number): Promise<Row
   const seconds = (performance.now() - started) / 1000;
   await broker.clear(stream);
   return { impl, batch, entries: total, per_s: Math.round(total / seconds) };
+}
+
+/** `brokers` append in parallel, each to its own stream; entries/s over all of them. */
+async function measureParallel(impl: string, brokers: Broker[], batch: number): Promise<Row> {
+  const rows = await Promise.all(brokers.map((b) => measure(impl, b, batch)));
+  // Each ran the same count; their rates add up while they overlap (close enough for a bench).
+  return {
+    impl,
+    batch,
+    entries: rows.reduce((n, r) => n + r.entries, 0),
+    per_s: rows.reduce((n, r) => n + r.per_s, 0),
+  };
+}
+
+/** Prefixes whose hash tags land on `n` different masters of the cluster. */
+async function prefixesOnMasters(cluster: RedisCluster, n: number): Promise<string[]> {
+  const byMaster = new Map<number, string>();
+  for (let i = 0; byMaster.size < n && i < 1000; i++) {
+    const prefix = `bench${i}:`;
+    const port = (await cluster.masterOf(`{bench${i}}:x`)).port;
+    if (!byMaster.has(port)) byMaster.set(port, prefix);
+  }
+  return [...byMaster.values()];
+}
+
+async function clusterRows(): Promise<Row[]> {
+  const cluster = await startRedisCluster();
+  const rows: Row[] = [];
+  try {
+    const one = createRedisBroker({ url: cluster.url, prefix: "bench:" });
+    for (const b of [100, 1000]) rows.push(await measure("cluster 1 tag", one, b));
+    await one.close();
+    const three = (await prefixesOnMasters(cluster, 3)).map((prefix) =>
+      createRedisBroker({ url: cluster.url, prefix }),
+    );
+    for (const b of [100, 1000]) rows.push(await measureParallel("cluster 3 tags", three, b));
+    await Promise.all(three.map((b) => b.close()));
+    const base = await redisBenchmark((await cluster.masterOf("rb:bench")).port, 100);
+    rows.push({ ...base, impl: "rb cluster node" });
+    for (const r of rows) r.ratio = Number((r.per_s / base.per_s).toFixed(2));
+  } finally {
+    await cluster.stop();
+  }
+  return rows;
 }
 
 async function redisBenchmark(port: number, depth: number): Promise<Row> {
@@ -76,6 +125,7 @@ async function main(): Promise<void> {
     rows.push(base1, base100);
     // Compare a batch of N with redis-benchmark at pipeline depth min(N, 100).
     for (const r of rows) r.ratio = Number((r.per_s / (r.batch === 1 ? base1 : base100).per_s).toFixed(2));
+    if (!process.argv.includes("--no-cluster")) rows.push(...(await clusterRows()));
   } finally {
     await server.stop();
     tmp.cleanup();

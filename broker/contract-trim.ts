@@ -113,5 +113,27 @@ export function trimContract(name: string, makeBroker: MakeBroker): void {
       expect((await b.stats(b.keys.events)).length).toBe(3);
       expect(await b.trimAcked(`${b.keys.prefix}never-written`, { keep: 0 })).toBe(0);
     });
+
+    test("removeConsumers drops consumers that left, never one with pending entries", async () => {
+      const b = await fresh();
+      const s = b.keys.errors;
+      await b.ensureGroup(s, "g", "0");
+      const ids = await b.append(s, [msg(1), msg(2), msg(3)]);
+      await b.readGroup(s, "g", "busy", { count: 1 });
+      await b.readGroup(s, "g", "done", { count: 1 });
+      await b.readGroup(s, "g", "idle", { count: 1 });
+      await b.ack(s, "g", [ids[1]!, ids[2]!]);
+      const names = async () => (await b.stats(s)).groups[0]!.consumers.map((c) => c.name).sort();
+      expect(await names()).toEqual(["busy", "done", "idle"]);
+      // A clean stop names its consumers; "busy" still holds ids[0] and stays.
+      expect((await b.removeConsumers(s, "g", { names: ["busy", "done"] })).sort()).toEqual(["done"]);
+      expect(await names()).toEqual(["busy", "idle"]);
+      await Bun.sleep(30);
+      expect(await b.removeConsumers(s, "g", { idleMs: 10 })).toEqual(["idle"]);
+      expect(await names()).toEqual(["busy"]);
+      // Its entry is still pending and can be claimed.
+      expect((await b.claimIdle(s, "g", "other", 0)).entries.map((d) => d.id)).toEqual([ids[0]!]);
+      expect(await b.removeConsumers(`${b.keys.prefix}never-written`, "g", { names: ["x"] })).toEqual([]);
+    });
   });
 }

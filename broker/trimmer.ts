@@ -1,6 +1,6 @@
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { DEFAULT_TRIM_KEEP } from "./keys.ts";
+import { DEFAULT_CONSUMER_IDLE_MS, DEFAULT_TRIM_KEEP } from "./keys.ts";
 import type { StreamsPort } from "./types.ts";
 
 export interface TrimmerOptions {
@@ -8,6 +8,13 @@ export interface TrimmerOptions {
   everyMs?: number;
   /** Newest entries always kept (recent history for `XRANGE`); default DEFAULT_TRIM_KEEP. */
   keep?: number;
+  /**
+   * The group whose consumers that left are removed at each round: those idle longer than
+   * `consumerIdleMs` (default DEFAULT_CONSUMER_IDLE_MS) with nothing pending, e.g. a process
+   * killed without a clean stop; XINFO CONSUMERS then lists the live ones.
+   */
+  group?: string;
+  consumerIdleMs?: number;
   log: Logger;
 }
 
@@ -25,10 +32,20 @@ export function startTrimmer(broker: StreamsPort, stream: string, o: TrimmerOpti
     running = true;
     void broker
       .trimAcked(stream, { keep: o.keep ?? DEFAULT_TRIM_KEEP })
-      .then((n) => {
+      .then(async (n) => {
         if (n > 0) o.log.debug({ stream, trimmed: n }, "acknowledged entries trimmed");
+        if (!o.group) return;
+        const idleMs = o.consumerIdleMs ?? DEFAULT_CONSUMER_IDLE_MS;
+        const gone = await broker.removeConsumers(stream, o.group, { idleMs });
+        if (gone.length > 0)
+          o.log.info({ stream, group: o.group, consumers: gone }, "idle consumers removed");
       })
-      .catch((err) => o.log.warn({ stream, err: errorMessage(err) }, "trimming acknowledged entries failed"))
+      .catch((err) =>
+        o.log.warn(
+          { stream, err: errorMessage(err) },
+          "trimming acknowledged entries or idle consumers failed",
+        ),
+      )
       .finally(() => {
         running = false;
       });

@@ -126,6 +126,17 @@ export interface StreamsPort {
    */
   touch(stream: string, group: string, consumer: string, ids: string[]): Promise<number>;
   /**
+   * XGROUP DELCONSUMER of consumers that left, so XINFO CONSUMERS shows the live ones: those in
+   * `names` (a clean stop) and, with `idleMs`, any idle longer than that. Only a consumer with
+   * nothing pending is removed (DELCONSUMER would drop its pending entries), checked in the same
+   * atomic step. Returns the names removed; a missing stream or group removes nothing.
+   */
+  removeConsumers(
+    stream: string,
+    group: string,
+    opts: { names?: string[]; idleMs?: number },
+  ): Promise<string[]>;
+  /**
    * Move an entry to the dead-letter stream with the reason, and acknowledge it in the group,
    * atomically: the entry is in the DLQ or still pending, never neither.
    */

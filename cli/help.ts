@@ -47,7 +47,9 @@ request), 2 usage or configuration error.
 
 function environment(): string {
   return `Environment (read by the shipped configs as \${VAR}; any \${VAR} or \${VAR:-default} works):
-  MCP_BROKER_URL        broker.url: redis://HOST:6379, rediss://…, sqlite:PATH
+  MCP_BROKER_URL        broker.url of every config, central and client, even one without broker::
+                        redis://HOST:6379, rediss://…, redis+cluster://H:P,H:P,
+                        redis+sentinel://H:P,H:P/MASTER, sqlite:PATH
                         (central default sqlite:.data/mcpmon.db; clients' redis://127.0.0.1:6379)
   MCP_ADMIN_TOKEN       the admin API token (default change-me-admin-token: change it)
   MCP_API_HOST          api.host (default 127.0.0.1)

@@ -150,6 +150,7 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
   const loops = Array.from({ length: count }, (_, i) => loop(`${prefix}-${i}`));
   const stopTrimmer = startTrimmer(broker, stream, {
     log,
+    group,
     ...(o.trimEveryMs ? { everyMs: o.trimEveryMs } : {}),
     ...(o.trimKeep !== undefined ? { keep: o.trimKeep } : {}),
   });
@@ -165,6 +166,9 @@ export async function startExecutors(o: ExecutorsOptions): Promise<{ stop(): Pro
       stopTrimmer();
       stopSweeper();
       await Promise.allSettled(loops);
+      // As the analyzers: consumers that stopped cleanly leave XINFO CONSUMERS (unless they hold entries).
+      const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+      await broker.removeConsumers(stream, group, { names }).catch(() => {});
       for (const t of pool.values()) await t.then((x) => x.close()).catch(() => {});
       pool.clear();
     },

@@ -211,3 +211,41 @@ test("the analyzer trims acknowledged entries of mcp:errors, keeping the newest 
   expect(st.groups[0]).toMatchObject({ pending: 0, lag: 0 });
   expect(a.stats().acked).toBe(400);
 }, 60_000);
+
+test("analyzers and executors that stop cleanly leave XINFO CONSUMERS (real Redis)", async () => {
+  const b = redisBroker();
+  const consumers = async (stream: string) =>
+    (await b.stats(stream)).groups.flatMap((g) => g.consumers.map((c) => c.name)).sort();
+  const a = await startAnalyzers({
+    broker: b,
+    config: testConfig({ processing: { error_processors: 2 } }),
+    apiKey: "",
+    patterns,
+    log: silentLogger,
+    consumerPrefix: "leaving",
+  });
+  await appendEvents(b, distinctErrors({ count: 20, distinct: 2, hosts: 1, run: "leave" }));
+  await waitFor("drained", () => drained(b), 30_000);
+  await waitFor("both consumers listed", async () => (await consumers(b.keys.errors)).length === 2);
+  const file = join(tmp.path, "leave.txt");
+  writeFileSync(file, "x\n");
+  const x = await startExecutors({
+    broker: b,
+    config: exec.testConfig({
+      processing: { fix_executors: 1 },
+      targets: { c1: { transport: "local" } },
+      executor: { backup_dir: join(tmp.path, "backups-leave") },
+    }),
+    patterns: exec.testPatterns({ webRoot: tmp.path }),
+    log: silentLogger,
+    blockMs: 200,
+    name: "leaving-exec",
+  });
+  const fix = await exec.seedFix(b, { actions: [{ type: "run", program: "chmod", args: ["644", file] }] });
+  expect((await exec.waitForStatus(b, fix.fix_id, ["fixed"])).status).toBe("fixed");
+  expect(await consumers(b.keys.fixes)).toEqual(["leaving-exec-0"]);
+  await a.stop();
+  await x.stop();
+  expect(await consumers(b.keys.errors)).toEqual([]);
+  expect(await consumers(b.keys.fixes)).toEqual([]);
+}, 60_000);

@@ -140,4 +140,23 @@ describe("template stores", () => {
     expect(await store.load("redis")).toBeNull();
     expect(Object.keys(hashes.get("mcp:hash:templates") ?? {}).sort()).toEqual(["nginx", "sshd"]);
   });
+
+  test("broker store reads templates saved under the old doubled key until they are saved again", async () => {
+    const hashes = new Map<string, Record<string, string>>([
+      ["mcp:hash:mcp:hash:templates", { sshd: '{"old":1}' }],
+    ]);
+    const state = {
+      async hashGetAll(key: string) {
+        return { ...(hashes.get(`mcp:hash:${key}`) ?? {}) };
+      },
+      async hashSet(key: string, values: Record<string, string>) {
+        hashes.set(`mcp:hash:${key}`, { ...(hashes.get(`mcp:hash:${key}`) ?? {}), ...values });
+      },
+    };
+    const store = brokerTemplateStore(state, "templates", "mcp:hash:templates");
+    expect(await store.load("sshd")).toBe('{"old":1}');
+    await store.save("sshd", '{"new":1}');
+    expect(await store.load("sshd")).toBe('{"new":1}');
+    expect(hashes.get("mcp:hash:templates")).toEqual({ sshd: '{"new":1}' });
+  });
 });

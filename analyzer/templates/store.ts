@@ -12,18 +12,23 @@ export interface TemplateStore {
 }
 
 /**
- * A TemplateStore on the broker's state port: one hash under `key`, one field per service, so all
- * services' templates can be listed with a single HGETALL. Example:
- * `brokerTemplateStore(broker, broker.keys.hash("templates"))`.
+ * A TemplateStore on the broker's state port: one hash under `key` (the port adds its prefix),
+ * one field per service, so all services' templates can be listed with a single HGETALL.
+ * `legacyKey` is read when `key` has nothing for a service yet: earlier releases passed an
+ * already prefixed key (`mcp:hash:mcp:hash:templates`), and losing those templates would change
+ * the fingerprints, hence the incidents, of errors seen before the upgrade. Example:
+ * `brokerTemplateStore(broker, "templates", broker.keys.hash("templates"))`.
  */
 export function brokerTemplateStore(
   state: Pick<StatePort, "hashGetAll" | "hashSet">,
   key: string,
+  legacyKey?: string,
 ): TemplateStore {
   return {
     async load(service) {
       const all = await state.hashGetAll(key);
-      return all[service] ?? null;
+      if (all[service] !== undefined || !legacyKey) return all[service] ?? null;
+      return (await state.hashGetAll(legacyKey))[service] ?? null;
     },
     async save(service, json) {
       await state.hashSet(key, { [service]: json });

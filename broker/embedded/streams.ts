@@ -4,7 +4,7 @@ import { deadLetterOf } from "../consumer-group.ts";
 import { DEFAULT_CAPS, DEFAULT_TRIM_KEEP, type Keys } from "../keys.ts";
 import type { ClaimResult, Delivery, GroupStats, StreamEntry, StreamStats, StreamsPort } from "../types.ts";
 import { type Db, fmtId, type Id, MAX_SEQ, parseId } from "./db.ts";
-import { trimAcked } from "./trim.ts";
+import { removeConsumers, trimAcked } from "./trim.ts";
 import type { Waiters } from "./waiters.ts";
 
 const DEFAULT_COUNT = 100;
@@ -212,6 +212,10 @@ export function embeddedStreams(db: Db, keys: Keys, waiters: Waiters): StreamsPo
         if (next) res.next = fmtId(next.ms, next.seq);
         return res;
       });
+    },
+
+    async removeConsumers(stream, group, opts) {
+      return removeConsumers(db, stream, group, opts.names ?? [], opts.idleMs);
     },
 
     async touch(stream, group, consumer, ids) {

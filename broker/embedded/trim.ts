@@ -47,3 +47,34 @@ export function trimAcked(db: Db, stream: string, keep: number): number {
     return n;
   });
 }
+
+/**
+ * StreamsPort.removeConsumers on the embedded broker, in one write transaction (as the Redis
+ * script): the listed consumers and, with `idleMs`, those not seen for longer, when they hold
+ * nothing pending.
+ */
+export function removeConsumers(
+  db: Db,
+  stream: string,
+  group: string,
+  names: string[],
+  idleMs: number | undefined,
+): string[] {
+  const q = db.sql;
+  return db.write("removeConsumers", () => {
+    const before = idleMs === undefined ? null : Date.now() - idleMs;
+    const rows = q
+      .query<{ name: string; seen_at: number }, [string, string, string, string]>(
+        `SELECT c.name, c.seen_at FROM consumers c WHERE c.stream = ? AND c.grp = ?
+         AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.stream = ? AND p.grp = ? AND p.consumer = c.name)`,
+      )
+      .all(stream, group, stream, group);
+    const named = new Set(names);
+    const gone = rows
+      .filter((r) => named.has(r.name) || (before !== null && r.seen_at < before))
+      .map((r) => r.name);
+    const del = q.query("DELETE FROM consumers WHERE stream = ? AND grp = ? AND name = ?");
+    for (const name of gone) del.run(stream, group, name);
+    return gone;
+  });
+}

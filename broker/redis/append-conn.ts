@@ -25,6 +25,7 @@ import {
   unavailable,
 } from "./connection.ts";
 import { notDurable } from "./durability.ts";
+import { parseRedisUrl } from "./url.ts";
 import { XaddEncoder } from "./xadd-encoder.ts";
 
 export { XaddEncoder } from "./xadd-encoder.ts";
@@ -59,6 +60,8 @@ export class AppendConn {
   private last: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly encoder = new XaddEncoder();
+  /** broker.wait_replicas: each batch is followed by WAIT N (the replicas that must hold it). */
+  private readonly waitReplicas: number;
   /** Follow each batch with WAITAOF (decided per socket by the probe). */
   private waitAof = false;
   /** Inside an array reply (WAITAOF's): elements still to come, and those read. */
@@ -69,16 +72,17 @@ export class AppendConn {
     opts: RedisBrokerOptions,
     private readonly probe?: () => Promise<BrokerDurability>,
   ) {
-    const u = new URL(opts.url);
-    this.host = u.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
-    this.port = Number(u.port || 6379);
+    // Only used on a single Redis (streams.ts asks the topology first); the first node of a
+    // cluster or sentinel URL is parsed all the same so that constructing it never throws.
+    const t = parseRedisUrl(opts.url);
+    this.host = t.nodes[0]?.host || "127.0.0.1";
+    this.port = t.nodes[0]?.port ?? 6379;
     // ioredis takes node:tls options; Bun's TLSOptions use the same names (servername is an alias).
-    this.tls = u.protocol === "rediss:" ? ((opts.tls as TLSOptions | undefined) ?? true) : false;
-    const [user, pass] = [decodeURIComponent(u.username), decodeURIComponent(u.password)];
+    this.tls = t.tls ? ((opts.tls as TLSOptions | undefined) ?? true) : false;
     // As in ioredis: a password alone authenticates the default user (requirepass).
-    if (pass) this.handshake.push(user ? ["AUTH", user, pass] : ["AUTH", pass]);
-    const db = u.pathname.slice(1) || u.searchParams.get("db");
-    if (db && db !== "0") this.handshake.push(["SELECT", db]);
+    if (t.password) this.handshake.push(t.username ? ["AUTH", t.username, t.password] : ["AUTH", t.password]);
+    if (t.db !== undefined) this.handshake.push(["SELECT", String(t.db)]);
+    this.waitReplicas = Math.max(0, Math.floor(opts.waitReplicas ?? 0));
     this.connectMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.commandMs = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   }
@@ -91,17 +95,22 @@ export class AppendConn {
     const socket = this.ready ?? (await this.connect());
     if (this.closed) throw unavailable("append", "broker is closed");
     const waitAof = this.waitAof;
-    const done = this.expect(entries.length + (waitAof ? 1 : 0));
+    const replicas = this.waitReplicas;
+    const done = this.expect(entries.length + (waitAof ? 1 : 0) + (replicas > 0 ? 1 : 0));
     // Encoded only now, right before the write: the encoder reuses one buffer for every batch.
     this.push(socket, this.encoder.encode(head, entries));
-    if (!waitAof) return await done;
+    if (!waitAof && replicas === 0) return await done;
     // Bounded below the batch's own timer, so a slow disk fails the batch rather than the socket.
     const ms = String(Math.max(100, this.commandMs - 500));
-    this.push(socket, Buffer.from(resp(["WAITAOF", "1", "0", ms])));
+    if (waitAof) this.push(socket, Buffer.from(resp(["WAITAOF", "1", "0", ms])));
+    if (replicas > 0) this.push(socket, Buffer.from(resp(["WAIT", String(replicas), ms])));
     const replies = await done;
-    const [local] = (replies.pop() ?? "").split(" ");
-    if (local !== "1")
-      throw unavailable("append", `WAITAOF: the local AOF fsync was not confirmed within ${ms} ms`);
+    if (replicas > 0) checkReplicas(replies.pop(), replicas, ms);
+    if (waitAof) {
+      const [local] = (replies.pop() ?? "").split(" ");
+      if (local !== "1")
+        throw unavailable("append", `WAITAOF: the local AOF fsync was not confirmed within ${ms} ms`);
+    }
     return replies;
   }
 
@@ -291,6 +300,20 @@ export class AppendConn {
       b.reject(err);
     }
   }
+}
+
+/**
+ * WAIT's reply is how many replicas acknowledged the writes before it. Fewer than asked: the batch
+ * is in Redis but might not survive a failover, so it is not acknowledged to the caller (who
+ * retries; downstream drops the duplicate by event id).
+ */
+export function checkReplicas(reply: unknown, wanted: number, ms: string): void {
+  const got = Number(reply);
+  if (!(got >= wanted))
+    throw unavailable(
+      "append",
+      `WAIT: ${Number.isFinite(got) ? got : 0} of ${wanted} replicas acknowledged within ${ms} ms`,
+    );
 }
 
 /** One command as a RESP array (the handshake; XADDs go through XaddEncoder). */

@@ -1,11 +1,21 @@
-import Redis, { type RedisOptions } from "ioredis";
+import type Redis from "ioredis";
+import type { RedisOptions } from "ioredis";
 import { errorMessage, McpError } from "../../core/errors.ts";
+import { type Client, type ClientSettings, createClient, duplicateForBlocking } from "./clients.ts";
+import { parseRedisUrl, type RedisTarget } from "./url.ts";
+
+export type { Client } from "./clients.ts";
+export type Topology = RedisTarget["topology"];
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
 
 export interface RedisBrokerOptions {
-  /** `redis://[user:pass@]host:port[/db]` or `rediss://…` (TLS). */
+  /**
+   * `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS), `redis+cluster://h1:p1,h2:p2` or
+   * `redis+sentinel://h1:p1,h2:p2/mastername` (url.ts). A plain `redis://` to a cluster node is
+   * detected at connect (INFO cluster) and continues as a Cluster client.
+   */
   url: string;
   prefix?: string;
   /** How long a command waits for a (re)connection before rejecting with BROKER_UNAVAILABLE. */
@@ -14,13 +24,18 @@ export interface RedisBrokerOptions {
   commandTimeoutMs?: number;
   /** Cap on the reconnect backoff. */
   maxBackoffMs?: number;
-  /** Extra TLS options (CA, client cert) for `rediss://`. */
+  /** Extra TLS options (CA, client cert) for `rediss://` (every node and sentinel). */
   tls?: RedisOptions["tls"];
   /**
    * Appends resolve only once Redis has them in its fsynced AOF (WAITAOF on 7.2+, or a server with
    * appendfsync always); a server that cannot promise that is refused (BROKER_NOT_DURABLE).
    */
   durable?: boolean;
+  /**
+   * Appends resolve only once this many replicas have them (WAIT after each batch): with
+   * asynchronous replication a failover otherwise loses what the old master acknowledged last.
+   */
+  waitReplicas?: number;
 }
 
 /**
@@ -28,33 +43,74 @@ export interface RedisBrokerOptions {
  * XREAD(GROUP) holds its connection for up to blockMs, so it must never share the command one.
  */
 export class Connections {
-  readonly cmd: Redis;
-  private readonly idle: Redis[] = [];
-  private readonly busy = new Set<Redis>();
+  /** Replaced once, when a plain redis:// turns out to be a cluster node (`detect`). */
+  private client: Client;
+  private readonly target: RedisTarget;
+  private readonly settings: ClientSettings;
+  private readonly idle: Client[] = [];
+  private readonly busy = new Set<Client>();
   private closed = false;
   private lastError: string | undefined;
   private readonly waitMs: number;
-  private readonly waits = new WeakMap<Redis, Promise<void>>();
+  private readonly waits = new WeakMap<Client, Promise<void>>();
+  private detected: Promise<Topology> | null = null;
 
   constructor(opts: RedisBrokerOptions) {
     this.waitMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const maxBackoff = opts.maxBackoffMs ?? 2_000;
-    const tls = opts.tls ?? (/^rediss:/i.test(opts.url) ? {} : undefined);
-    const base: RedisOptions = {
-      connectTimeout: this.waitMs,
-      // Commands fail fast while disconnected instead of queueing forever; `run` adds a bounded
-      // wait for the connection so a short outage or the start-up handshake is ridden out.
-      enableOfflineQueue: false,
-      // A command in flight when the socket drops is rejected, never replayed behind our back.
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), maxBackoff),
-      commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
-      ...(tls ? { tls } : {}),
+    this.target = parseRedisUrl(opts.url);
+    this.settings = {
+      connectMs: this.waitMs,
+      commandMs: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      maxBackoffMs: opts.maxBackoffMs ?? 2_000,
+      ...(opts.tls ? { tls: opts.tls } : {}),
     };
-    this.cmd = new Redis(opts.url, base);
-    this.cmd.on("error", (err) => {
+    this.client = this.watch(createClient(this.target, this.settings));
+    if (this.target.topology !== "single") this.detected = Promise.resolve(this.target.topology);
+  }
+
+  private watch(c: Client): Client {
+    c.on("error", (err) => {
       this.lastError = errorMessage(err);
     });
+    return c;
+  }
+
+  /**
+   * Single, sentinel or cluster; the first call connects. The append connection (append-conn.ts)
+   * speaks to one node only, so it carries appends only on a single Redis.
+   */
+  async topology(what = "connect"): Promise<Topology> {
+    if (!this.detected) {
+      const d = this.detect(what);
+      this.detected = d;
+      // A failed probe (not connected yet) is tried again by the next call.
+      d.catch(() => {
+        if (this.detected === d) this.detected = null;
+      });
+    }
+    return await this.detected;
+  }
+
+  /**
+   * `INFO cluster` on the node of a plain redis:// URL: `cluster_enabled:1` means every key of a
+   * slot another node serves would answer MOVED, so continue with a Cluster client seeded with
+   * that node (it learns the others from CLUSTER SLOTS). A server that refuses INFO (ACL) is
+   * taken as a single Redis, which it was before this check existed.
+   */
+  private async detect(what: string): Promise<Topology> {
+    const single = this.client as Redis;
+    await this.ready(single, what);
+    let info = "";
+    try {
+      info = await single.info("cluster");
+    } catch (err) {
+      if (!/^(NOPERM|ERR)/.test(errorMessage(err))) throw toMcpError(what, err);
+    }
+    if (!/^cluster_enabled:1/m.test(info)) return "single";
+    if (this.closed) throw unavailable(what, "broker is closed");
+    this.client = this.watch(createClient({ ...this.target, topology: "cluster" }, this.settings));
+    single.disconnect();
+    return "cluster";
   }
 
   get isClosed(): boolean {
@@ -62,7 +118,7 @@ export class Connections {
   }
 
   get state(): string {
-    return this.closed ? "closed" : this.cmd.status;
+    return this.closed ? "closed" : this.client.status;
   }
 
   get error(): string | undefined {
@@ -70,10 +126,12 @@ export class Connections {
   }
 
   /** Run one operation on the command connection, mapping every failure to an McpError. */
-  async run<T>(what: string, fn: (r: Redis) => Promise<T>): Promise<T> {
-    await this.ready(this.cmd, what);
+  async run<T>(what: string, fn: (r: Client) => Promise<T>): Promise<T> {
+    await this.topology(what);
+    const c = this.client;
+    await this.ready(c, what);
     try {
-      return await fn(this.cmd);
+      return await fn(c);
     } catch (err) {
       throw toMcpError(what, err);
     }
@@ -83,11 +141,12 @@ export class Connections {
    * Run a blocking read on a pooled duplicate connection. When `close()` disconnects it, the read
    * resolves with `empty` instead of rejecting.
    */
-  async blocking<T>(what: string, empty: T, fn: (r: Redis) => Promise<T>): Promise<T> {
+  async blocking<T>(what: string, empty: T, fn: (r: Client) => Promise<T>): Promise<T> {
     if (this.closed) return empty;
+    await this.topology(what);
     let conn = this.idle.pop();
     if (!conn) {
-      conn = this.cmd.duplicate({ commandTimeout: undefined });
+      conn = duplicateForBlocking(this.client, this.target, this.settings);
       // Once per connection (a pooled one is reused): state is reported through the command connection.
       conn.on("error", () => {});
     }
@@ -106,10 +165,10 @@ export class Connections {
   }
 
   /** Wait (bounded) until `conn` is ready; reject with BROKER_UNAVAILABLE otherwise. */
-  private async ready(conn: Redis, what: string): Promise<void> {
+  private async ready(conn: Client, what: string): Promise<void> {
     if (this.closed) throw unavailable(what, "broker is closed");
     if (conn.status === "ready") return;
-    if (conn.status === "wait") conn.connect().catch(() => {});
+    if (conn.status === "wait") (conn.connect() as Promise<unknown>).catch(() => {});
     // One shared wait per connection (not one listener pair per caller); each caller bounds it.
     let wait = this.waits.get(conn);
     if (!wait) {
@@ -152,11 +211,11 @@ export class Connections {
     for (const c of [...this.busy, ...this.idle]) c.disconnect();
     this.idle.length = 0;
     try {
-      if (this.cmd.status === "ready") await this.cmd.quit();
+      if (this.client.status === "ready") await this.client.quit();
     } catch {
       // already gone: nothing left to flush
     }
-    this.cmd.disconnect();
+    this.client.disconnect();
   }
 }
 

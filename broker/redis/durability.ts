@@ -1,6 +1,6 @@
-import type Redis from "ioredis";
 import { McpError } from "../../core/errors.ts";
 import type { BrokerDurability } from "../types.ts";
+import type { Client } from "./clients.ts";
 
 /** What a Redis server says about its persistence. */
 export interface RedisPersistence {
@@ -15,7 +15,7 @@ export interface RedisPersistence {
 export const WAITAOF_SINCE = [7, 2];
 
 /** INFO server + persistence and CONFIG GET appendfsync, on an ioredis connection. */
-export async function readPersistence(r: Redis): Promise<RedisPersistence> {
+export async function readPersistence(r: Client): Promise<RedisPersistence> {
   const info = `${await r.info("server")}\n${await r.info("persistence")}`;
   const field = (k: string) => new RegExp(`^${k}:(.*)$`, "m").exec(info)?.[1]?.trim();
   let fsync: string | undefined;

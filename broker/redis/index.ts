@@ -3,6 +3,7 @@ import type { Broker, BrokerHealth } from "../types.ts";
 import { AppendConn } from "./append-conn.ts";
 import { Connections, type RedisBrokerOptions } from "./connection.ts";
 import { assessDurability, readPersistence } from "./durability.ts";
+import { PipelineAppends } from "./pipeline-append.ts";
 import { redisState } from "./state.ts";
 import { redisStreams } from "./streams.ts";
 
@@ -21,11 +22,18 @@ export function createRedisBroker(opts: RedisBrokerOptions): Broker {
   // With broker.durable every new append connection asks first: Redis may have restarted with
   // another config since the last one.
   const appends = new AppendConn(opts, opts.durable ? durability : undefined);
-  const keys = makeKeys(opts.prefix);
+  const pipelined = new PipelineAppends(
+    conn,
+    opts.durable ? durability : undefined,
+    opts.commandTimeoutMs,
+    opts.waitReplicas,
+  );
+  // One hash tag for every key: the scripts touch several keys at once (keys.ts).
+  const keys = makeKeys(opts.prefix, { hashTag: true });
   return {
     kind: "redis",
     keys,
-    ...redisStreams(conn, keys, appends),
+    ...redisStreams(conn, keys, appends, pipelined),
     ...redisState(conn, keys),
     durability,
     async health(): Promise<BrokerHealth> {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isMcpError } from "../../core/errors.ts";
 import { encode } from "../../core/schemas/codec.ts";
+import { waitFor } from "../../test/harness/ports.ts";
 import { type RedisServer, startRedis } from "../../test/harness/redis.ts";
 import { brokerContract, uniquePrefix } from "../contract.ts";
 import { createRedisBroker } from "./index.ts";
@@ -89,6 +90,34 @@ describe("redis broker against the real server", () => {
     } finally {
       await b.close();
       await bad.close();
+    }
+  });
+
+  test("broker.wait_replicas: an append resolves only once a replica has it", async () => {
+    const b = createRedisBroker({
+      url: server.url,
+      prefix: uniquePrefix(),
+      waitReplicas: 1,
+      commandTimeoutMs: 1_500,
+    });
+    // Without this the master waits 5 s for more replicas before it sends the first sync.
+    await server.cli(["CONFIG", "SET", "repl-diskless-sync-delay", "0"]);
+    const replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(server.port)] });
+    try {
+      await waitFor("the replica in sync", async () =>
+        (await replica.cli(["INFO", "replication"])).includes("master_link_status:up"),
+      );
+      const ids = await b.append(b.keys.errors, [encode("x", { n: 1 })]);
+      expect(ids).toHaveLength(1);
+      expect(await replica.cli(["XLEN", b.keys.errors])).toBe("1");
+      await replica.stop();
+      // No replica left: the entry is in Redis but the append is not acknowledged (the caller resends).
+      const err = await b.append(b.keys.errors, [encode("x", { n: 2 })]).catch((e) => e);
+      expect(isMcpError(err, "BROKER_UNAVAILABLE")).toBe(true);
+      expect(String(err.message)).toContain("0 of 1 replicas");
+    } finally {
+      await b.close();
+      await replica.stop();
     }
   });
 });

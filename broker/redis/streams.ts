@@ -21,18 +21,28 @@ import {
   readReply,
   streamInfo,
 } from "./parse.ts";
+import type { PipelineAppends } from "./pipeline-append.ts";
 import { runScript } from "./scripts/script.ts";
-import { CLAIM, DEAD_LETTER, READ_OWN, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
+import { CLAIM, DEAD_LETTER, READ_OWN, REMOVE_CONSUMERS, TOUCH, TRIM_ACKED } from "./scripts/streams.ts";
 
 const DEFAULT_COUNT = 100;
 const TOUCH_CHUNK = 500;
 
 /** The Streams half of the Redis broker. */
-export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn): StreamsPort {
+export function redisStreams(
+  conn: Connections,
+  keys: Keys,
+  appends: AppendConn,
+  pipelined: PipelineAppends,
+): StreamsPort {
   return {
     async append(stream, entries, opts) {
       if (entries.length === 0) return [];
-      // Not through ioredis: its per-command overhead halved append throughput (append-conn.ts).
+      // On a single Redis not through ioredis: its per-command overhead halved append throughput
+      // (append-conn.ts). That socket talks to one node, so on Sentinel and Cluster ioredis does it.
+      if ((await conn.topology("append")) !== "single") {
+        return await pipelined.append(stream, entries, opts?.maxLen);
+      }
       return await appends.append(stream, entries, opts?.maxLen);
     },
 
@@ -89,6 +99,13 @@ export function redisStreams(conn: Connections, keys: Keys, appends: AppendConn)
         );
       }
       return n;
+    },
+
+    async removeConsumers(stream, group, opts) {
+      const idle = opts.idleMs === undefined ? -1 : Math.max(0, Math.floor(opts.idleMs));
+      const args = [group, idle, ...(opts.names ?? [])];
+      const raw = await conn.run("removeConsumers", (r) => runScript(r, REMOVE_CONSUMERS, [stream], args));
+      return Array.isArray(raw) ? raw.map(String) : [];
     },
 
     async deadLetter(stream, group, entry, reason) {

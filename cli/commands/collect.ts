@@ -36,10 +36,10 @@ export async function collectCommand(
   const { runCollector } = await import("../../collector/index.ts");
   const brokers = new Map<string, ReturnType<typeof openBroker>>();
   const brokerFor = (c: ClientConfig) => {
-    const key = `${c.broker.url}|${c.broker.prefix}|${c.broker.durable}`;
+    const key = `${c.broker.url}|${c.broker.prefix}|${c.broker.durable}|${c.broker.wait_replicas}`;
     let b = brokers.get(key);
     if (!b) {
-      b = openBroker(c.broker.url, c.broker.prefix, log, c.broker.durable);
+      b = openBroker(c.broker.url, c.broker.prefix, log, c.broker.durable, c.broker.wait_replicas);
       brokers.set(key, b);
     }
     return b;

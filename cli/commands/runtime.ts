@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { createBroker } from "../../broker/index.ts";
+import { createBroker, isRedisUrl } from "../../broker/index.ts";
 import type { Broker } from "../../broker/types.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 
@@ -8,20 +8,26 @@ import { createLogger, type Logger } from "../../core/log.ts";
  * The embedded broker's file lives in a folder that may not exist yet (a fresh checkout, an empty
  * folder beside the binary): create it, then open the broker.
  */
-export function openBroker(url: string, prefix: string, log: Logger, durable = false): Broker {
-  const embedded = !/^rediss?:\/\//i.test(url);
+export function openBroker(
+  url: string,
+  prefix: string,
+  log: Logger,
+  durable = false,
+  waitReplicas = 0,
+): Broker {
+  const embedded = !isRedisUrl(url);
   if (embedded) {
     const path = url.replace(/^sqlite:(\/\/)?/i, "");
     if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   }
-  const broker = createBroker(url, { prefix, durable });
+  const broker = createBroker(url, { prefix, durable, waitReplicas });
   log.debug({ broker: embedded ? url : url.replace(/\/\/[^@/]*@/, "//***@") }, "broker opened");
   return broker;
 }
 
 /** `--data-dir DIR`: the embedded broker file and collector state go there. */
 export function brokerUrlFor(url: string, dataDir: string | undefined): string {
-  if (!dataDir || /^rediss?:\/\//i.test(url)) return url;
+  if (!dataDir || isRedisUrl(url)) return url;
   return `sqlite:${resolve(dataDir, "mcpmon.db")}`;
 }
 

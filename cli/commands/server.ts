@@ -52,7 +52,13 @@ export async function runServerCommand(
 
   const log = createLogger({ level: config.logging.level, name: mode });
   const signals = watchSignals(log);
-  const broker = openBroker(config.broker.url, config.broker.prefix, log, config.broker.durable);
+  const broker = openBroker(
+    config.broker.url,
+    config.broker.prefix,
+    log,
+    config.broker.durable,
+    config.broker.wait_replicas,
+  );
   const stoppables: Array<[string, Stoppable]> = [];
   const components: Record<string, { running: boolean; workers?: number; detail?: Record<string, unknown> }> =
     {};

@@ -154,6 +154,10 @@ const Broker = v.strictObject({
     "appends (POST /errors, fixes, events, and the collectors of mcpmon all) resolve only once Redis has them in its fsynced AOF; a Redis that cannot is refused at start",
     false,
   ),
+  wait_replicas: nonNegInt(
+    "appends resolve only once this many replicas hold them (WAIT after each batch), so a failover to a replica loses no acknowledged event; 0 = do not wait",
+    0,
+  ),
 });
 
 export const CentralConfig = v.strictObject({

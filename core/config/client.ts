@@ -27,6 +27,10 @@ export const ClientConfig = v.strictObject({
         "events leave the spool only once Redis has them in its fsynced AOF (WAITAOF on Redis 7.2+; before, start only with appendfsync always)",
         false,
       ),
+      wait_replicas: nonNegInt(
+        "appends resolve only once this many replicas hold them (WAIT after each batch), so a failover to a replica loses no acknowledged event; 0 = do not wait",
+        0,
+      ),
     }),
     {},
   ),

@@ -1,5 +1,6 @@
-import { describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, isMcpError } from "../errors.ts";
 import { CentralConfig, ClientConfig, loadCentralConfig, loadClientConfig, parseYamlText } from "./index.ts";
@@ -140,5 +141,32 @@ describe("errors name file, line, key path and what was expected", () => {
       return;
     }
     throw new Error("expected an error");
+  });
+});
+
+describe("MCP_BROKER_URL", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mcpmon-broker-env-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bare = join(dir, "bare-client.yml");
+  writeFileSync(bare, "client_id: web-1\nservice_type: nginx\n");
+  const explicit = join(dir, "explicit-client.yml");
+  writeFileSync(explicit, "client_id: web-2\nservice_type: nginx\nbroker:\n  url: redis://10.0.0.9:6379\n");
+  const central = join(dir, "central.yml");
+  writeFileSync(central, "broker:\n  url: sqlite:/tmp/x.db\n");
+  const env = { MCP_BROKER_URL: "redis+cluster://r1:7000,r2:7000" };
+
+  test("overrides the broker of a client file without broker:, one with it, and the central file", () => {
+    expect(loadClientConfig(bare, env).broker.url).toBe(env.MCP_BROKER_URL);
+    expect(loadClientConfig(explicit, env).broker.url).toBe(env.MCP_BROKER_URL);
+    expect(loadCentralConfig(central, env).config.broker.url).toBe(env.MCP_BROKER_URL);
+    // Unset or empty: the file (or the default) stands.
+    expect(loadClientConfig(bare, {}).broker.url).toBe("redis://127.0.0.1:6379");
+    expect(loadClientConfig(explicit, { MCP_BROKER_URL: "" }).broker.url).toBe("redis://10.0.0.9:6379");
+  });
+
+  test("a malformed MCP_BROKER_URL is refused naming the variable", () => {
+    expect(() => loadClientConfig(bare, { MCP_BROKER_URL: "http://x" })).toThrow(
+      /MCP_BROKER_URL: expected redis:\/\//,
+    );
   });
 });

@@ -2,6 +2,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { CentralConfig } from "./central.ts";
 import { ClientConfig } from "./client.ts";
+import { brokerUrlProblem } from "./shapes.ts";
 import { loadYamlFile } from "./yaml.ts";
 
 export { CentralConfig, DEFAULT_MODEL } from "./central.ts";
@@ -40,6 +41,7 @@ export function loadCentralConfig(
       return wrongKind(data, "central", command);
     },
   });
+  config.broker.url = brokerUrlFromEnv(file, env) ?? config.broker.url;
   const apiKey = config.claude_api_key || env.CLAUDE_API_KEY || env.ANTHROPIC_API_KEY || "";
   if (env.MCP_DEBUG === "true" || env.MCP_DEBUG === "1") config.logging.level = "debug";
   config.logging.level = config.logging.level.toLowerCase() as typeof config.logging.level;
@@ -57,10 +59,25 @@ export function loadClientConfig(
   env: Record<string, string | undefined> = process.env,
   command = "this command",
 ): ClientConfig {
-  return loadYamlFile(file, ClientConfig, {
+  const config = loadYamlFile(file, ClientConfig, {
     env,
     inspect: (data) => wrongKind(data, "client", command),
   });
+  config.broker.url = brokerUrlFromEnv(file, env) ?? config.broker.url;
+  return config;
+}
+
+/**
+ * `MCP_BROKER_URL` wins over `broker.url` in every config, central and client, whether or not the
+ * file names a broker (as `mcpmon collect --help` says): before, a client file without `broker:`
+ * ignored it and shipped to the default redis://127.0.0.1:6379. Checked like the file's value.
+ */
+function brokerUrlFromEnv(file: string, env: Record<string, string | undefined>): string | undefined {
+  const url = env.MCP_BROKER_URL?.trim();
+  if (!url) return undefined;
+  const problem = brokerUrlProblem(url);
+  if (problem) throw new ConfigError([{ file, path: "broker.url", message: `MCP_BROKER_URL: ${problem}` }]);
+  return url;
 }
 
 /** Which schema a file follows, judged by its keys (for `mcpmon check-config FILE...`). */

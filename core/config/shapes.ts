@@ -40,11 +40,13 @@ export const bool = (description: string, def: boolean) =>
  * `broker.url`: checked here, not when the broker opens, so `check-config` and start-up both
  * refuse a typo (`redis:/host`, `http://…`) with the file and line instead of failing later.
  */
-export const BROKER_URL_EXPECTED = "expected redis://HOST:PORT, rediss://…, sqlite:PATH or a file path";
+export const BROKER_URL_EXPECTED =
+  "expected redis://HOST:PORT, rediss://…, redis+cluster://H:P,H:P, redis+sentinel://H:P,H:P/MASTER, sqlite:PATH or a file path";
 export function brokerUrlProblem(url: string): string | undefined {
   const u = url.trim();
   if (u === "") return BROKER_URL_EXPECTED;
-  if (/^rediss?:\/\/[^/]/i.test(u)) return undefined;
+  // The same forms as broker/redis/url.ts (core imports nothing above it); details are checked there.
+  if (/^rediss?(\+(cluster|sentinel))?:\/\/[^/]/i.test(u)) return undefined;
   if (/^sqlite:/i.test(u)) return u.replace(/^sqlite:(\/\/)?/i, "") ? undefined : "sqlite: needs a file path";
   // Anything that looks like a scheme (two letters or more, then a colon) but is not one of ours.
   if (/^[a-z][a-z0-9+.-]+:/i.test(u)) return BROKER_URL_EXPECTED;

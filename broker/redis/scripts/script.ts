@@ -1,5 +1,5 @@
-import type Redis from "ioredis";
 import type { ChainableCommander } from "ioredis";
+import type { Client } from "../clients.ts";
 
 /** A Lua script with its SHA1, run with EVALSHA and loaded on the first NOSCRIPT. */
 export interface Script {
@@ -16,7 +16,7 @@ export function script(name: string, keys: number, lua: string): Script {
 
 /** EVALSHA, falling back to EVAL once when the server has not cached the script (restart, FLUSH). */
 export async function runScript(
-  r: Redis,
+  r: Client,
   s: Script,
   keys: string[],
   args: (string | number)[],

@@ -150,3 +150,33 @@ end
 return redis.call('XTRIM', KEYS[1], 'MINID', bound)
 `,
 );
+
+/**
+ * Remove consumers that left (StreamsPort.removeConsumers): each listed consumer, and with an idle
+ * bound every consumer idle longer, when it has nothing pending, checked and deleted in one
+ * script so that no claim or read can hand it an entry in between.
+ * KEYS[1] stream
+ * ARGV[1] group, ARGV[2] idle ms (-1 = no idle bound), ARGV[3…] consumer names
+ * Result: { removed name, … }
+ */
+export const REMOVE_CONSUMERS = script(
+  "remove_consumers",
+  1,
+  `
+local ok, list = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if not ok then return {} end
+local named = {}
+for i = 3, #ARGV do named[ARGV[i]] = true end
+local idle = tonumber(ARGV[2])
+local removed = {}
+for _, c in ipairs(list) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if tonumber(info['pending']) == 0 and (named[info['name']] or (idle >= 0 and tonumber(info['idle']) > idle)) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    removed[#removed + 1] = info['name']
+  end
+end
+return removed
+`,
+);
