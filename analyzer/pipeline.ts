@@ -160,8 +160,9 @@ export class Pipeline {
       if (rec.created) this.counters.incidents_created++;
       if (rec.analyze && toPerson) await toHuman(broker, rec.incident, toPerson);
       else if (rec.analyze) await this.analyze(rec.incident, pattern);
-      else if (rec.incident.status === "queued" && rec.incident.fix_ids?.length)
-        // A redelivery after the fix was written but before it reached mcp:fixes: finish the hand-off.
+      else if (entry.deliveries > 1 && rec.incident.status === "queued" && rec.incident.fix_ids?.length)
+        // A redelivery after the fix was written but before it reached mcp:fixes: finish the hand-off
+        // (only for redeliveries: every repeat of a queued incident's error would read the fix).
         await ensureEnqueued(broker, rec.incident.fix_ids[rec.incident.fix_ids.length - 1]!);
     } catch (err) {
       this.d.log.debug({ entry: entry.id, err: String(err) }, "entry failed");

@@ -4,7 +4,9 @@ import { dirname, join } from "node:path";
 import { createEmbeddedBroker } from "../broker/embedded/index.ts";
 import type { Broker } from "../broker/types.ts";
 import { silentLogger } from "../core/log.ts";
-import { startExecutors } from "../executor/worker.ts";
+import { loadPatternsFile } from "../core/patterns/load.ts";
+import type { Fix } from "../core/schemas/fix.ts";
+import { resolveTransport, startExecutors } from "../executor/worker.ts";
 import {
   getIncident,
   seedFix,
@@ -45,6 +47,7 @@ beforeAll(async () => {
     reload: [...base, "-s", "reload"],
     configFiles: [nginx.confPath],
     owners: ["www-data", DEPLOY.name],
+    content: loadPatternsFile(join(import.meta.dir, "..", "patterns", "nginx.yml")).spec.policy.content,
   });
   const config = testConfig({
     processing: { fix_executors: 1, claim_idle_ms: 60_000 },
@@ -250,3 +253,47 @@ test("dry run records the plan and runs nothing", async () => {
     `fix ${fix.fix_id} was a dry run: its plan is recorded, nothing was run`,
   ]);
 }, 60_000);
+
+test("an approved config change that adds load_module is refused on the host, naming the directive; nginx -t never loads it", async () => {
+  const before = readFileSync(nginx.confPath, "utf8");
+  const content = `load_module ${join(tmp.path, "evil.so")};\n${before}`;
+  const fix = await seedFix(broker, {
+    approval: { by: "mallory-looking-innocent", at: new Date().toISOString() },
+    actions: [
+      { type: "write_file", path: nginx.confPath, content },
+      { type: "service", op: "reload" },
+    ],
+    verify: [{ type: "http", url: nginx.url("/status"), expect_status: 200 }],
+  });
+  const done = await waitForStatus(broker, fix.fix_id, ["fixed", "failed", "rolled_back", "refused"]);
+  expect(done.status).toBe("refused");
+  expect(done.status_reason).toContain('directive "load_module" may not be added or changed by a fix');
+  expect(readFileSync(nginx.confPath, "utf8")).toBe(before);
+  expect(nginx.testConfig().ok).toBe(true);
+}, 60_000);
+
+test("a change that keeps every forbidden directive as it is still runs", async () => {
+  const before = readFileSync(nginx.confPath, "utf8");
+  const content = `${before}\n# tuned by mcpmon\n`;
+  const fix = await seedFix(broker, {
+    approval: { by: "alice", at: new Date().toISOString() },
+    actions: [
+      { type: "write_file", path: nginx.confPath, content },
+      { type: "service", op: "reload" },
+    ],
+    verify: [{ type: "http", url: nginx.url("/status"), expect_status: 200 }],
+  });
+  const done = await waitForStatus(broker, fix.fix_id, ["fixed", "failed", "rolled_back", "refused"]);
+  expect([done.status, done.status_reason]).toEqual([
+    "fixed",
+    expect.stringContaining("applied and verified"),
+  ]);
+}, 60_000);
+
+test("the executor connects only to a configured target or a registered client, never to an event's host", async () => {
+  const config = testConfig({});
+  const ghost = { client_id: "ghost", host: "10.6.6.6" } as Fix;
+  await expect(resolveTransport(broker, config, ghost, new Map())).rejects.toThrow(
+    'client "ghost" has no target (targets.ghost) and is not registered; the fix runs nowhere',
+  );
+});
